@@ -1,0 +1,142 @@
+/* SPDX-License-Identifier: MIT */
+/* Every hard limit of rtsp-director, each with its reason and what happens on breach
+ * (SECURITY.md §2.2; SQLite's sqliteLimit.h is the model). Configuration may lower a limit,
+ * never raise it past the value here. Parsers size their fixed arrays from these. */
+#ifndef RD_PROTO_RD_LIMITS_H
+#define RD_PROTO_RD_LIMITS_H
+
+/* ---- RTSP messages (broker and relay listeners; relay as a client of cameras) ---------- */
+
+/* Empty lines tolerated before a request line (RFC 2326 keep-alive CRLFs). More: 400, close. */
+#define RD_RTSP_MAX_LEADING_EMPTY_LINES 4
+/* Request or status line. Longer: 414 when the URI is what overflows, else 400; close.
+ * Every historical RTSP request-line CVE (CVE-2013-6933/6934) is a missing version of this. */
+#define RD_RTSP_MAX_START_LINE 4096
+/* Method token [A-Z_]{1,32}. Longer or other characters: 400, close. */
+#define RD_RTSP_MAX_METHOD 32
+/* Request-URI: printable ASCII. Longer: 414, close. */
+#define RD_RTSP_MAX_URI 4000
+/* One header line, name and value. Longer: 400, close (VU#460350). */
+#define RD_RTSP_MAX_HEADER_LINE 4096
+/* Header lines per message; also the size of the parser's header-view array. More: 400. */
+#define RD_RTSP_MAX_HEADERS 64
+/* Header block, start line included, up to the empty line. Larger: 400, close. */
+#define RD_RTSP_MAX_HEADER_BLOCK 16384
+/* CSeq: exactly one, 1-9 digits. Otherwise 400 without CSeq in the reply, close. */
+#define RD_RTSP_MAX_CSEQ_DIGITS 9
+/* Content-Length: at most one, digits only, at most 9 of them. Otherwise 400, close. */
+#define RD_RTSP_MAX_CLEN_DIGITS 9
+/* Request body (GET_PARAMETER / SET_PARAMETER only). Larger: 413, close without reading it. */
+#define RD_RTSP_MAX_REQUEST_BODY 4096
+/* Response body from a camera (the SDP). Larger: upstream error, reconnect with backoff. */
+#define RD_RTSP_MAX_RESPONSE_BODY 65536
+/* Session header as received. Longer: 454. Our own ids are 32 hex characters. */
+#define RD_RTSP_MAX_SESSION_HEADER 128
+#define RD_RTSP_SESSION_ID_BYTES   16
+/* Authorization from viewers (broker Digest). Longer: 400. */
+#define RD_RTSP_MAX_AUTHORIZATION 1024
+/* Pipelined requests answered per connection before waiting for output to drain. */
+#define RD_RTSP_MAX_PIPELINED 16
+/* Queued response bytes above which a connection stops reading (backpressure). */
+#define RD_RTSP_MAX_QUEUED_OUTPUT 65536
+
+/* ---- Transport header (RFC 2326 §12.39) ------------------------------------------------ */
+
+/* Whole header. Longer: 461. */
+#define RD_TRANSPORT_MAX_LEN 1024
+/* Comma-separated alternatives. More: 461. */
+#define RD_TRANSPORT_MAX_SPECS 4
+/* ';' parameters per alternative. More: 461. */
+#define RD_TRANSPORT_MAX_PARAMS 16
+/* UDP client ports: 1024-65535, RTP even, RTCP = RTP + 1 (live555#66: port 0). Else 461. */
+#define RD_TRANSPORT_MIN_CLIENT_PORT 1024
+/* Interleaved channels 0-254 as an even/odd pair (255 would leave no RTCP channel). */
+#define RD_TRANSPORT_MAX_CHANNEL 254
+
+/* ---- Digest authentication (RFC 2617 / RFC 7616) --------------------------------------- */
+
+/* WWW-Authenticate from a camera. Longer: upstream error. */
+#define RD_AUTH_MAX_CHALLENGE 2048
+/* Field caps while parsing either header. Longer: 400 (server) / upstream error (client). */
+#define RD_AUTH_MAX_NONCE    256
+#define RD_AUTH_MAX_REALM    128
+#define RD_AUTH_MAX_USERNAME 128
+#define RD_AUTH_MAX_URI      RD_RTSP_MAX_URI
+#define RD_AUTH_MAX_PARAMS   16
+/* Lifetime of a nonce we issue; an older one gets a new challenge with stale=true. */
+#define RD_AUTH_NONCE_TTL_S 300
+
+/* ---- URLs and viewer tokens (ARCHITECTURE.md §4.1) ------------------------------------- */
+
+/* Camera id [A-Za-z0-9_-]{1,64}. Anything else: 404 (broker) / 403 (relay). */
+#define RD_CAMERA_ID_MAX 64
+/* Token path segment, [A-Za-z0-9._-]. Longer: 403. */
+#define RD_TOKEN_MAX_LEN 256
+/* Token lifetime: default, and the most the broker may be configured to issue. */
+#define RD_TOKEN_TTL_DEFAULT_S 60
+#define RD_TOKEN_TTL_MAX_S     300
+/* Clock skew accepted between broker and relay when checking expiry. */
+#define RD_TOKEN_SKEW_S 30
+/* Key ids [A-Za-z0-9_-]{1,16}; relay keys are 256-bit. */
+#define RD_TOKEN_KID_MAX   16
+#define RD_TOKEN_KEY_BYTES 32
+/* Host names in URLs (DNS maximum); longer: rejected as malformed. */
+#define RD_URL_MAX_HOST 253
+
+/* ---- SDP (relay as a client of cameras) ------------------------------------------------ */
+
+/* Whole SDP. Larger: upstream error. */
+#define RD_SDP_MAX_BYTES RD_RTSP_MAX_RESPONSE_BODY
+/* Media sections. More: upstream error. Also the cap on tracks per camera. */
+#define RD_SDP_MAX_MEDIA 16
+/* Lines kept per SDP (session and all media). More: upstream error. */
+#define RD_SDP_MAX_LINES 256
+
+/* ---- RTSP sessions and media (relay) --------------------------------------------------- */
+
+/* Sessions per viewer connection (a normal client needs 1). More: 453. */
+#define RD_MAX_SESSIONS_PER_CONN 4
+/* Tracks per session. More: 453. */
+#define RD_MAX_TRACKS_PER_SESSION 8
+/* RTSP session timeout, advertised as Session: <id>;timeout=60 (RFC 2326 §12.37). */
+#define RD_RTSP_SESSION_TIMEOUT_S 60
+/* Largest RTP/RTCP packet carried: the interleaved frame's 16-bit length. */
+#define RD_RTP_MAX_PACKET 65535
+/* Per-viewer send queue: bytes and packets, then drop to the next key frame. */
+#define RD_VIEWER_QUEUE_MAX_BYTES   (1024 * 1024)
+#define RD_VIEWER_QUEUE_MAX_PACKETS 512
+/* A viewer that overflows or whose TCP writes are blocked this long is disconnected. */
+#define RD_VIEWER_STALL_S 10
+
+/* ---- Deadlines (absolute, not per read) ------------------------------------------------ */
+
+#define RD_DEADLINE_FIRST_BYTE_S 10 /* accept -> first byte: close */
+#define RD_DEADLINE_HEADER_S     5  /* first byte -> end of header block: 408, close */
+#define RD_DEADLINE_BODY_S       5  /* end of headers -> end of body: 408, close */
+#define RD_DEADLINE_TLS_S        5  /* TLS handshake: close */
+#define RD_DEADLINE_WRITE_S      10 /* one response written: close */
+#define RD_IDLE_BROKER_S         10 /* broker connection without a request: close */
+#define RD_IDLE_RELAY_S          30 /* relay connection without a session: close */
+
+/* ---- Connections ----------------------------------------------------------------------- */
+
+#define RD_BROKER_MAX_CONNS        20000
+#define RD_BROKER_MAX_CONNS_PER_IP 100
+#define RD_RELAY_MAX_CONNS_PER_IP  50
+
+/* ---- Admin, status and heartbeat HTTP (libmicrohttpd) ---------------------------------- */
+
+#define RD_HTTP_CONN_TIMEOUT_S     10 /* MHD default is no timeout */
+#define RD_HTTP_CONN_LIMIT         256
+#define RD_HTTP_PER_IP_LIMIT       16
+#define RD_HTTP_CONN_MEMORY        (64 * 1024)
+#define RD_HTTP_MAX_ADMIN_BODY     (64 * 1024) /* larger: 413 */
+#define RD_HTTP_MAX_HEARTBEAT_BODY (16 * 1024) /* larger: 413 */
+
+/* ---- Configuration files and logs ------------------------------------------------------ */
+
+#define RD_CONF_MAX_LINE  1024 /* longer line: error naming the line */
+#define RD_CONF_MAX_VALUE 512
+#define RD_LOG_MAX_LINE   1024 /* longer: truncated with a visible marker */
+
+#endif
