@@ -4,7 +4,7 @@
 # apt-get only when something is missing. Sourced by test.sh and demo.sh.
 
 RD_BUILD_DEPS=(
-    cmake pkg-config gcc clang libclang-rt-14-dev
+    cmake pkg-config gcc clang clang-format libclang-rt-14-dev git
     libev-dev libsqlite3-dev libmicrohttpd-dev libcurl4-openssl-dev libjansson-dev libssl-dev
     libcmocka-dev
 )
