@@ -32,7 +32,7 @@
 #define RD_RTSP_MAX_RESPONSE_BODY 65536
 /* Session header as received. Longer: 454. Our own ids are 32 hex characters. */
 #define RD_RTSP_MAX_SESSION_HEADER 128
-#define RD_RTSP_SESSION_ID_BYTES   16
+#define RD_RTSP_SESSION_ID_BYTES   16 /* random bytes in a session id we issue (128 bits) */
 /* Authorization from viewers (broker Digest). Longer: 400. */
 #define RD_RTSP_MAX_AUTHORIZATION 1024
 /* Pipelined requests answered per connection before waiting for output to drain. */
