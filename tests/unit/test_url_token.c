@@ -162,6 +162,13 @@ test_canonical_contract(void **state)
     snprintf(tok, sizeof(tok), "k1.1700000060.AAAAAAAAAAA.0.%s", mac);
     struct url_token_keyring r = ring_make(&k, NULL);
     assert_int_equal(verify(&r, CAM, RELAY, NULL, NOW, tok, strlen(tok), NULL), URL_TOKEN_OK);
+    /* Known answers from an outside implementation (Python hmac/hashlib/base64), key 00..1f. */
+    assert_string_equal(tok, "k1.1700000060.AAAAAAAAAAA.0.dZkKxFl8Yfm6Jno5ClTafA");
+    static const char kat_bound[] = "k1.1700000060.q0rX-_9zZ1A.1.eeUM4BVLepzGsreUmk_-DQ";
+    assert_int_equal(verify(&r, CAM, RELAY, VIEWER_IP, NOW, kat_bound, strlen(kat_bound), NULL),
+                     URL_TOKEN_OK);
+    assert_int_equal(verify(&r, CAM, RELAY, "192.0.2.1", NOW, kat_bound, strlen(kat_bound), NULL),
+                     URL_TOKEN_BAD_MAC);
 }
 
 /* Field sets that would collide under naive concatenation must get different MACs. */
