@@ -82,6 +82,16 @@
 #define RD_TOKEN_KEY_BYTES 32
 /* Host names in URLs (DNS maximum); longer: rejected as malformed. */
 #define RD_URL_MAX_HOST 253
+/* Path segments split out of one URL path. Ours have at most 4 (/v1/<camera>/<token>/<control>);
+ * more: url_path_split() returns RD_ELIMIT (broker 404, relay 403). */
+#define RD_URL_MAX_SEGMENTS 16
+/* Live key ids per relay keyring: the current key and the previous one during rotation. */
+#define RD_TOKEN_LIVE_KIDS 2
+/* Relay id as bound into a token's MAC: 1-64 printable ASCII bytes, no space. Else mint/verify
+ * refuse (a registry bug, never a viewer's input). */
+#define RD_RELAY_ID_MAX 64
+/* Textual viewer IP bound into a token (INET6_ADDRSTRLEN 46 plus a "%zone"). Longer: refused. */
+#define RD_TOKEN_VIEWER_IP_MAX 64
 
 /* ---- SDP (relay as a client of cameras) ------------------------------------------------ */
 
