@@ -179,16 +179,20 @@ test_b64_standard(void **state)
     assert_int_equal(rd_b64_decode(RD_STR_LIT("Zm9vYmFy"), out, 5), RD_ELIMIT);
 
     static const char *const bad[] = {
-        "-_8",                               /* base64url alphabet */
-        "Zg=",                               /* padding that does not complete a group */
-        "Zg===",                             /* too much padding */
-        "Z===",                              /* one data character */
-        "=",        "==",    "====", "Zm=v", /* padding inside */
-        "Zh==",                              /* non-zero unused bits: a second spelling of "f" */
-        "Zm9",                               /* non-zero unused bits ("Zm8" is "fo") */
-        "Zm 9v",                             /* whitespace */
-        "Zm9v\n",   "Zm9vY",                 /* 1 mod 4 */
-        "Zm9v====",
+        "-_8",      /* base64url alphabet */
+        "Zg=",      /* padding that does not complete a group */
+        "Zg===",    /* too much padding */
+        "Z===",     /* one data character */
+        "=",        /* padding only */
+        "==",       /* padding only */
+        "====",     /* padding only */
+        "Zm=v",     /* padding inside */
+        "Zh==",     /* non-zero unused bits: a second spelling of "f" */
+        "Zm9",      /* non-zero unused bits ("Zm8" is "fo") */
+        "Zm 9v",    /* whitespace */
+        "Zm9v\n",   /* trailing newline */
+        "Zm9vY",    /* 1 mod 4 */
+        "Zm9v====", /* a whole group of padding */
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         if (rd_b64_decode(rd_str_cstr(bad[i]), out, sizeof(out)) != RD_EPROTO)
