@@ -146,6 +146,9 @@ static const struct vec h264_aggregate[] = {
      AGG | AU | PS | IRAP | VCL},
     {"STAP-A SEI alone", "78 0014" H264_SEI, AGG | AU},
     {"STAP-A filler then SPS (filler is no prefix)", "78 0002 0cff 001a" H264_SPS, AGG | PS},
+    /* H.264 §7.4.1.2.3: filler data may not precede the first VCL NAL unit. */
+    {"STAP-A SPS+filler+IDR (out of order)", "78 001a" H264_SPS " 0002 0cff 000a" H264_IDR,
+     AGG | AU | PS | IRAP | VCL},
     {"STAP-A one NAL unit", "78 0006" H264_PPS, AGG | AU | PS | KEY},
     /* Malformed: sizes and nesting. */
     {"STAP-A header only", "78", AGG | BAD},
@@ -253,6 +256,8 @@ static const struct vec h265_aggregate[] = {
     {"AP SPS+PPS then TRAIL_R", "6001 0029" H265_SPS " 0007" H265_PPS " 0006" H265_TRAIL,
      AGG | AU | PS | VCL},
     {"AP suffix SEI then VPS", "6001 0004 50010505 0018" H265_VPS, AGG | PS},
+    {"AP VPS + suffix SEI + IDR (out of order)",
+     "6001 0018" H265_VPS " 0004 50010505 0007" H265_IDR, AGG | AU | PS | IRAP | VCL},
     {"AP header only", "6001", AGG | BAD},
     {"AP size past the end", "6001 0019" H265_VPS, AGG | BAD},
     {"AP second size past the end", "6001 0018" H265_VPS " 0008" H265_PPS, AGG | BAD},
