@@ -173,8 +173,10 @@ int rtcp_compound_next(struct rtcp_iter *it, struct rtcp_pkt *pkt);
  * viewers (RFC 3550 §6.1 and A.2): every packet passes rtcp_compound_next(); the first is an
  * SR or RR; SR/RR bodies hold their report blocks; SDES chunks and items fit and each chunk
  * ends with a null item padded to a 32-bit boundary (§6.5); BYE's SSRC list and reason fit
- * (§6.6); APP holds SSRC and name (§6.7). Returns the number of packets (> 0), or RD_EPROTO
- * (an empty buffer included). */
+ * (§6.6); APP holds SSRC and name (§6.7). Strict on purpose, since viewers' players parse
+ * what we forward: reduced-size RTCP (RFC 5506, no leading report) and bytes after the last
+ * SDES chunk are rejected. Other packet types (RTPFB, PSFB, XR, ...) are only length-checked.
+ * Returns the number of packets (> 0), or RD_EPROTO (an empty buffer included). */
 int rtcp_compound_check(const uint8_t *buf, size_t len);
 
 /* Report blocks (RFC 3550 §6.4.1) as a view: n blocks of RTCP_REPORT_LEN bytes at p. */

@@ -21,7 +21,7 @@ enum rtp_h26x_codec {
  * units" are the NAL unit of a single-NAL packet, every NAL unit of an aggregation packet
  * (STAP-A; AP) in order, or the fragmented NAL unit of a start fragment (FU-A or FU with S
  * set). Middle and end fragments have no leading NAL units: they only set FRAGMENT (and
- * FRAG_END), plus VCL/IRAP from the FU type since they carry slice data.
+ * FRAG_END), plus VCL/IRAP/PARAM_SETS from the FU type, since they carry part of that NAL unit.
  *
  * Access-unit start (AU_START): the first leading NAL unit is one that only appears at the
  * head of an access unit -- H.264 AUD(9), SEI(6), SPS(7), PPS(8), 14..18 (H.264 §7.4.1.2.3);
@@ -72,7 +72,8 @@ enum rtp_h26x_flag {
 /* Classifies one RTP payload (the rtp_view payload, padding excluded) of the given codec.
  * Returns a bitmask of enum rtp_h26x_flag; 0 means a well-formed packet with nothing of
  * note (e.g. an SEI on its own). With MALFORMED or UNSUPPORTED set, KEY_START and AU_START
- * are never set. Reads nothing outside payload[0..len); payload may be NULL when len is 0. */
+ * are never set. An unknown codec value gives UNSUPPORTED. Reads nothing outside
+ * payload[0..len); payload may be NULL when len is 0. */
 unsigned rtp_h26x_classify(enum rtp_h26x_codec codec, const uint8_t *payload, size_t len);
 
 /* Shorthand for rtp_h26x_classify(...) & RTP_H26X_KEY_START. */
