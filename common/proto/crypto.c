@@ -174,3 +174,53 @@ rd_b64url_decode(struct rd_str in, uint8_t *out, size_t cap)
         return RD_EPROTO;
     return (int)o;
 }
+
+static int
+b64_value(unsigned char c)
+{
+    if (c == '+')
+        return 62;
+    if (c == '/')
+        return 63;
+    if (c == '-' || c == '_')
+        return -1;
+    return b64url_value(c);
+}
+
+int
+rd_b64_decode(struct rd_str in, uint8_t *out, size_t cap)
+{
+    /* Optional padding: at most two '=' and only to complete a 4-character group. */
+    size_t len = in.len;
+    if (len > 0 && in.p[len - 1] == '=') {
+        if (len % 4 != 0)
+            return RD_EPROTO;
+        len--;
+        if (in.p[len - 1] == '=')
+            len--;
+    }
+    if (len % 4 == 1 || len > (size_t)INT32_MAX)
+        return RD_EPROTO;
+    size_t need = len / 4 * 3 + (len % 4 == 0 ? 0 : len % 4 - 1);
+    if (need > cap)
+        return RD_ELIMIT;
+    size_t o = 0;
+    uint32_t acc = 0;
+    unsigned bits = 0;
+    for (size_t i = 0; i < len; i++) {
+        int v = b64_value((unsigned char)in.p[i]);
+        if (v < 0)
+            return RD_EPROTO;
+        acc = (acc << 6) | (uint32_t)v;
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            out[o++] = (uint8_t)(acc >> bits);
+            acc &= (1u << bits) - 1;
+        }
+    }
+    /* Leftover bits must be zero, as for base64url. */
+    if (acc != 0)
+        return RD_EPROTO;
+    return (int)o;
+}

@@ -49,4 +49,11 @@ int rd_b64url_encode(const uint8_t *in, size_t len, char *out, size_t cap);
  * written, RD_EPROTO on bad input or RD_ELIMIT if out[cap] is too small. */
 int rd_b64url_decode(struct rd_str in, uint8_t *out, size_t cap);
 
+/* Decodes standard base64 (RFC 4648 §4, alphabet with '+' and '/'), as in SDP
+ * sprop-parameter-sets. '=' padding is optional but, if present, must make the length a
+ * multiple of 4. Rejects any other character (whitespace included), a data length of 1 mod 4
+ * and non-zero unused trailing bits. Returns bytes written, RD_EPROTO on bad input or
+ * RD_ELIMIT if out[cap] is too small (nothing is truncated). */
+int rd_b64_decode(struct rd_str in, uint8_t *out, size_t cap);
+
 #endif

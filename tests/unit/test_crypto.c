@@ -137,6 +137,70 @@ test_b64url_vectors_and_rejects(void **state)
 }
 
 static void
+test_b64_standard(void **state)
+{
+    (void)state;
+    uint8_t out[64];
+    /* RFC 4648 §10 vectors, with and without padding. */
+    static const struct {
+        const char *in;
+        const char *want;
+    } good[] = {
+        {"", ""},
+        {"Zg==", "f"},
+        {"Zg", "f"},
+        {"Zm8=", "fo"},
+        {"Zm8", "fo"},
+        {"Zm9v", "foo"},
+        {"Zm9vYg==", "foob"},
+        {"Zm9vYmE=", "fooba"},
+        {"Zm9vYmFy", "foobar"},
+        {"+/8=", "\xfb\xff"},
+        {"+/8", "\xfb\xff"},
+    };
+    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+        int n = rd_b64_decode(rd_str_cstr(good[i].in), out, sizeof(out));
+        assert_int_equal(n, (int)strlen(good[i].want));
+        assert_memory_equal(out, good[i].want, (size_t)n);
+    }
+    /* An x264 SPS as found in sprop-parameter-sets. */
+    static const uint8_t sps[] = {0x67, 0x64, 0x00, 0x1f, 0xac, 0xd9, 0x40, 0x50, 0x05,
+                                  0xbb, 0x01, 0x10, 0x00, 0x00, 0x03, 0x00, 0x10, 0x00,
+                                  0x00, 0x03, 0x03, 0xc0, 0xf1, 0x83, 0x19, 0x60};
+    assert_int_equal(
+        rd_b64_decode(RD_STR_LIT("Z2QAH6zZQFAFuwEQAAADABAAAAMDwPGDGWA="), out, sizeof(out)),
+        (int)sizeof(sps));
+    assert_memory_equal(out, sps, sizeof(sps));
+    /* The output must fit exactly; one byte less is refused, not truncated. */
+    assert_int_equal(
+        rd_b64_decode(RD_STR_LIT("Z2QAH6zZQFAFuwEQAAADABAAAAMDwPGDGWA="), out, sizeof(sps) - 1),
+        RD_ELIMIT);
+    assert_int_equal(rd_b64_decode(RD_STR_LIT("Zm9vYmFy"), out, 6), 6);
+    assert_int_equal(rd_b64_decode(RD_STR_LIT("Zm9vYmFy"), out, 5), RD_ELIMIT);
+
+    static const char *const bad[] = {
+        "-_8",      /* base64url alphabet */
+        "Zg=",      /* padding that does not complete a group */
+        "Zg===",    /* too much padding */
+        "Z===",     /* one data character */
+        "=",        /* padding only */
+        "==",       /* padding only */
+        "====",     /* padding only */
+        "Zm=v",     /* padding inside */
+        "Zh==",     /* non-zero unused bits: a second spelling of "f" */
+        "Zm9",      /* non-zero unused bits ("Zm8" is "fo") */
+        "Zm 9v",    /* whitespace */
+        "Zm9v\n",   /* trailing newline */
+        "Zm9vY",    /* 1 mod 4 */
+        "Zm9v====", /* a whole group of padding */
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        if (rd_b64_decode(rd_str_cstr(bad[i]), out, sizeof(out)) != RD_EPROTO)
+            fail_msg("accepted '%s'", bad[i]);
+    }
+}
+
+static void
 test_ct_equal_and_random(void **state)
 {
     (void)state;
@@ -153,7 +217,7 @@ test_ct_equal_and_random(void **state)
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_hmac_rfc4231),        cmocka_unit_test(test_hash_vectors),
     cmocka_unit_test(test_b64url_roundtrip),    cmocka_unit_test(test_b64url_vectors_and_rejects),
-    cmocka_unit_test(test_ct_equal_and_random),
+    cmocka_unit_test(test_ct_equal_and_random), cmocka_unit_test(test_b64_standard),
 };
 
 RD_TEST_MAIN(tests)
