@@ -638,6 +638,7 @@ sdp_write_for_relay(const struct sdp *sdp, const struct sdp_rewrite *opts, char 
     struct writer w = {{out, cap, 0, false}, 0};
     const struct sdp_session *s = &sdp->session;
     bool wrote_c = false;
+    bool wrote_control = false;
 
     if (cap > 0)
         out[0] = '\0';
@@ -659,27 +660,28 @@ sdp_write_for_relay(const struct sdp *sdp, const struct sdp_rewrite *opts, char 
 
     for (unsigned i = s->first_line; i < s->first_line + s->n_lines; i++) {
         const struct sdp_line *l = &sdp->lines[i];
-        switch (l->kind) {
-        case SDP_LINE_VERSION:
-        case SDP_LINE_ORIGIN:
-        case SDP_LINE_CONTROL:
-            break; /* written by us: v= and o= above, a=control:* below */
-        case SDP_LINE_CONNECTION:
+        if (l->kind == SDP_LINE_VERSION || l->kind == SDP_LINE_ORIGIN)
+            continue; /* written above */
+        if (l->kind == SDP_LINE_CONNECTION) {
             emit(&w, 'c', opts->connection);
             wrote_c = true;
-            break;
-        default:
-            if (!wrote_c && !s->has_connection && comes_after_c(l->type)) {
-                emit(&w, 'c', opts->connection);
-                wrote_c = true;
-            }
-            emit(&w, l->type, l->value);
-            break;
+            continue;
         }
+        if (!wrote_c && !s->has_connection && comes_after_c(l->type)) {
+            emit(&w, 'c', opts->connection);
+            wrote_c = true;
+        }
+        if (l->kind == SDP_LINE_CONTROL) {
+            emit(&w, 'a', RD_STR_LIT("control:*"));
+            wrote_control = true;
+            continue;
+        }
+        emit(&w, l->type, l->value);
     }
     if (!wrote_c)
         emit(&w, 'c', opts->connection);
-    emit(&w, 'a', RD_STR_LIT("control:*"));
+    if (!wrote_control)
+        emit(&w, 'a', RD_STR_LIT("control:*"));
 
     for (unsigned k = 0; k < sdp->n_media; k++) {
         const struct sdp_media *m = &sdp->media[k];
