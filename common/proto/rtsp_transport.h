@@ -54,7 +54,7 @@ struct rtsp_transport_spec {
     struct rd_str source; /* verbatim, quotes removed; clients' values are ignored by policy */
     bool has_ttl;
     uint8_t ttl;
-    unsigned n_params;  /* ';' parameters seen (1..RD_TRANSPORT_MAX_PARAMS, a trailing empty
+    unsigned n_params;  /* ';' parameters seen (0..RD_TRANSPORT_MAX_PARAMS, a trailing empty
                          * one not counted) */
     unsigned n_unknown; /* of those, parameters this parser does not interpret */
 };

@@ -152,8 +152,9 @@ const struct sdp_fmtp *sdp_media_fmtp(const struct sdp_media *m, uint8_t pt);
  * the joined path ("rtsp://cam/media.amp/trackID=1?videocodec=h264"), as GStreamer does and
  * Axis cameras expect; if control has its own '?', the base's query is dropped (RFC 3986:
  * a reference's query replaces the base's). A base fragment ('#') is treated like a query.
- * Both inputs must be non-empty runs of visible ASCII (0x21-0x7e), since the result goes into
- * a request line: else RD_EPROTO; a relative control with an empty base is RD_EPROTO.
+ * A non-empty control, and the base whenever it is used, must be visible ASCII only (0x21-0x7e),
+ * since the result goes into a request line: else RD_EPROTO. An empty base is RD_EPROTO unless
+ * control is absolute.
  * Returns the length written (without the NUL) or RD_ELIMIT if it does not fit in cap (out then
  * holds an empty string when cap > 0; nothing is ever truncated). */
 int sdp_resolve_control(struct rd_str base, struct rd_str control, char *out, size_t cap);

@@ -348,7 +348,7 @@ test_tolerated(void **state)
         "v=0\r\nm=video 0 RTP/AVP 96 97\r\na=rtpmap:97 H264/90000\r\na=rtpmap:96 H265/90000\r\n",
         "v=0\r\nm=application 0 udp wb\r\n",                     /* non-RTP formats */
         "v=0\r\nm=video 5000/2 RTP/AVP 96\r\n",
-        "v=0\r\ns=Kamera Eingang \xc3\x9c" "bersicht\r\n",       /* UTF-8 session name */
+        "v=0\r\ns=Kamera Eingang \303\234bersicht\r\n",       /* UTF-8 session name */
         "v=0\r\nx=unknown line type\r\n",
         "v=0\r\na=rtpmap:96 H264/90000\r\n",                     /* session rtpmap: kept, not used */
     };
@@ -471,7 +471,7 @@ test_resolve_control(void **state)
         {"rtsp://cam/stream", "//evil.example/x", RD_EPROTO, ""},
         {"rtsp://cam/stream", "track 1", RD_EPROTO, ""},
         {"rtsp://cam/stream", "track1\r\nX: y", RD_EPROTO, ""},
-        {"rtsp://cam/stream", "tr\xc3\xa4" "ck", RD_EPROTO, ""},
+        {"rtsp://cam/stream", "tr\303\244ck", RD_EPROTO, ""},
         {"", "trackID=1", RD_EPROTO, ""},
         {"", "*", RD_EPROTO, ""},
         {"rtsp://cam/st ream", "trackID=1", RD_EPROTO, ""},
