@@ -101,6 +101,9 @@
 #define RD_SDP_MAX_MEDIA 16
 /* Lines kept per SDP (session and all media). More: upstream error. */
 #define RD_SDP_MAX_LINES 256
+/* Formats on one m= line, and a=rtpmap / a=fmtp lines per media section (cameras use 1-4;
+ * sizes the per-media arrays). More: upstream error. */
+#define RD_SDP_MAX_FORMATS 16
 
 /* ---- RTSP sessions and media (relay) --------------------------------------------------- */
 
