@@ -95,7 +95,11 @@ struct conf_table {
     size_t n_items; /* at most RD_CONF_MAX_ITEMS */
 };
 
-#define CONF_TABLE(arr) ((struct conf_table){(arr), sizeof(arr) / sizeof((arr)[0])})
+/* Initializer: static const struct conf_table broker_conf_table = CONF_TABLE(broker_items); */
+#define CONF_TABLE(arr)                                                                            \
+    {                                                                                              \
+        (arr), sizeof(arr) / sizeof((arr)[0])                                                      \
+    }
 
 /* Stores every item's default into conf (the caller's struct, borrowed). Returns RD_OK, or
  * an error naming "default" and the key if the table itself is wrong (a bug: tests load
