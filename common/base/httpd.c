@@ -55,7 +55,8 @@ timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
     rearm(h);
 }
 
-/* MHD's own error messages (MHD_USE_ERROR_LOG), as a sanitized field of one WARN line. */
+/* MHD's own error messages (MHD_USE_ERROR_LOG) as a sanitized field. At runtime they are
+ * nearly all about a peer (bad headers, limits), so INFO and rate-limited (STYLE.md §5). */
 __attribute__((format(printf, 2, 0))) static void
 mhd_logger(void *cls, const char *fmt, va_list ap)
 {
@@ -68,7 +69,7 @@ mhd_logger(void *cls, const char *fmt, va_list ap)
     while (len > 0 && (text[len - 1] == '\n' || text[len - 1] == '\r'))
         len--;
     char s[LOG_SAMPLE_BUF];
-    RD_LOG_RATELIMITED(RD_LOG_WARN, &h->log, 1., "libmicrohttpd error detail=%s",
+    RD_LOG_RATELIMITED(RD_LOG_INFO, &h->log, 1., "libmicrohttpd error detail=%s",
                        log_sanitize(s, sizeof(s), text, len));
 }
 
@@ -104,14 +105,15 @@ httpd_start(struct httpd *h, struct ev_loop *loop, const char *ip, uint16_t port
         (void)net_format_addr((struct sockaddr *)&ss, sl, addr, sizeof(addr)); /* fits */
     (void)log_ctx_set(&h->log, "http=%s", addr); /* fits: an address is short */
 
+    /* The logger goes first: MHD reports problems with later options through it. */
     h->mhd = MHD_start_daemon(
         MHD_USE_EPOLL | MHD_USE_ERROR_LOG, 0, NULL, NULL, handler, handler_cls,
-        MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd, MHD_OPTION_CONNECTION_TIMEOUT,
-        (unsigned int)RD_HTTP_CONN_TIMEOUT_S, MHD_OPTION_CONNECTION_LIMIT,
-        (unsigned int)RD_HTTP_CONN_LIMIT, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-        (unsigned int)RD_HTTP_PER_IP_LIMIT, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-        (size_t)RD_HTTP_CONN_MEMORY, MHD_OPTION_NOTIFY_COMPLETED, completed_cb, (void *)h,
-        MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, (void *)h, MHD_OPTION_END);
+        MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, (void *)h, MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)RD_HTTP_CONN_TIMEOUT_S,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned int)RD_HTTP_CONN_LIMIT,
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)RD_HTTP_PER_IP_LIMIT,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)RD_HTTP_CONN_MEMORY,
+        MHD_OPTION_NOTIFY_COMPLETED, completed_cb, (void *)h, MHD_OPTION_END);
     if (h->mhd == NULL) {
         rd_errbuf_set(err, "http %s: MHD_start_daemon failed", addr);
         /* Whether MHD closed a listen socket it was given on failure differs between
