@@ -56,7 +56,7 @@ int rd_buf_append(struct rd_buf *b, const void *p, size_t n);
 /* Appends printf output. Needs one byte of room beyond the text for vsnprintf's NUL (the NUL
  * is not content). Returns RD_OK, RD_ELIMIT if it does not fit (content unchanged, never
  * truncated), or RD_EPROTO if formatting fails. */
-__attribute__((format(printf, 2, 3))) int rd_buf_appendf(struct rd_buf *b, const char *fmt, ...);
+int rd_buf_appendf(struct rd_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Drops n bytes (n <= len) from the front. An emptied buffer restarts at offset 0. */
 void rd_buf_consume(struct rd_buf *b, size_t n);

@@ -5,6 +5,7 @@
 #ifndef RD_BASE_CONF_H
 #define RD_BASE_CONF_H
 
+#include <netinet/in.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -24,7 +25,12 @@
  *                        quoted value cannot contain '"'; only a comment may follow it
  *   key =                an empty value (allowed for strings whose min length is 0)
  * Every key may appear at most once per file; -o overrides come after the file and win.
- * Values are at most RD_CONF_MAX_VALUE bytes; NUL bytes are rejected anywhere. */
+ * Values are at most RD_CONF_MAX_VALUE bytes; NUL bytes are rejected anywhere.
+ *
+ * A daemon's main(): conf_defaults, conf_load_file, conf_apply_override for each -o; on any
+ * error print err.msg and exit 1; with -t exit 0 here; with --print-config conf_print and
+ * exit 0. Secrets never live in the config (only paths to 0600 key files), so conf_print
+ * has nothing to mask. There is no duration type: keys carry their unit (heartbeat_ms). */
 
 enum conf_type {
     CONF_STRING, /* char[size]; length in [min, size-1]; no control bytes but TAB */
@@ -38,7 +44,7 @@ enum conf_type {
 
 /* A numeric listen address: no name lookups at startup, so the config means one thing. */
 struct conf_listen {
-    char host[46]; /* numeric IPv4 or IPv6 text, without brackets (INET6_ADDRSTRLEN) */
+    char host[INET6_ADDRSTRLEN]; /* numeric IPv4 or IPv6 text, without brackets */
     uint16_t port;
 };
 
@@ -55,40 +61,27 @@ struct conf_item {
 
 /* Table rows. Each checks the field's C type at compile time (_Generic with no default),
  * and names the key after the field. */
-#define CONF_FIELD_(st, field, ctype) _Generic(((st *)0)->field, ctype : offsetof(st, field))
-#define CONF_STRING_ITEM(st, field, minlen, def, help)                                             \
-    {                                                                                              \
-#field, CONF_STRING, CONF_FIELD_(st, field, char *), sizeof(((st *)0)->field), minlen, 0,  \
-            def, help, NULL                                                                        \
-    }
-#define CONF_PATH_ITEM(st, field, minlen, def, help)                                               \
-    {                                                                                              \
-#field, CONF_PATH, CONF_FIELD_(st, field, char *), sizeof(((st *)0)->field), minlen, 0,    \
-            def, help, NULL                                                                        \
-    }
-#define CONF_INT_ITEM(st, field, lo, hi, def, help)                                                \
-    {                                                                                              \
-#field, CONF_INT, CONF_FIELD_(st, field, int64_t), sizeof(int64_t), lo, hi, def, help,     \
-            NULL                                                                                   \
-    }
-#define CONF_UINT_ITEM(st, field, lo, hi, def, help)                                               \
-    {                                                                                              \
-#field, CONF_UINT, CONF_FIELD_(st, field, uint64_t), sizeof(uint64_t), lo, hi, def, help,  \
-            NULL                                                                                   \
-    }
-#define CONF_BOOL_ITEM(st, field, def, help)                                                       \
-    {                                                                                              \
-#field, CONF_BOOL, CONF_FIELD_(st, field, bool), sizeof(bool), 0, 1, def, help, NULL       \
-    }
-#define CONF_ENUM_ITEM(st, field, names, def, help)                                                \
-    {                                                                                              \
-#field, CONF_ENUM, CONF_FIELD_(st, field, int), sizeof(int), 0, 0, def, help, names        \
-    }
-#define CONF_LISTEN_ITEM(st, field, port_lo, port_hi, def, help)                                   \
-    {                                                                                              \
-#field, CONF_LISTEN, CONF_FIELD_(st, field, struct conf_listen),                           \
-            sizeof(struct conf_listen), port_lo, port_hi, def, help, NULL                          \
-    }
+/* clang-format off */
+#define CONF_FIELD_(st, field, ctype) _Generic(((st *)0)->field, ctype: offsetof(st, field))
+#define CONF_STRING_ITEM(st, field, minlen, def, help) \
+    {#field, CONF_STRING, CONF_FIELD_(st, field, char *), sizeof(((st *)0)->field), \
+     minlen, 0, def, help, NULL}
+#define CONF_PATH_ITEM(st, field, minlen, def, help) \
+    {#field, CONF_PATH, CONF_FIELD_(st, field, char *), sizeof(((st *)0)->field), \
+     minlen, 0, def, help, NULL}
+#define CONF_INT_ITEM(st, field, lo, hi, def, help) \
+    {#field, CONF_INT, CONF_FIELD_(st, field, int64_t), sizeof(int64_t), lo, hi, def, help, NULL}
+#define CONF_UINT_ITEM(st, field, lo, hi, def, help) \
+    {#field, CONF_UINT, CONF_FIELD_(st, field, uint64_t), sizeof(uint64_t), lo, hi, def, help, \
+     NULL}
+#define CONF_BOOL_ITEM(st, field, def, help) \
+    {#field, CONF_BOOL, CONF_FIELD_(st, field, bool), sizeof(bool), 0, 1, def, help, NULL}
+#define CONF_ENUM_ITEM(st, field, names, def, help) \
+    {#field, CONF_ENUM, CONF_FIELD_(st, field, int), sizeof(int), 0, 0, def, help, names}
+#define CONF_LISTEN_ITEM(st, field, port_lo, port_hi, def, help) \
+    {#field, CONF_LISTEN, CONF_FIELD_(st, field, struct conf_listen), \
+     sizeof(struct conf_listen), port_lo, port_hi, def, help, NULL}
+/* clang-format on */
 
 struct conf_table {
     const struct conf_item *items;

@@ -65,19 +65,15 @@ int log_level_parse(const char *name, enum log_level *out);
 /* Formats ctx->prefix (logfmt fields, no trailing space). Returns RD_OK, or RD_ELIMIT if it
  * does not fit in RD_LOG_MAX_CTX: then the prefix holds what fit, ending in "...". Values
  * with peer bytes must be log_sanitize()d first. */
-__attribute__((format(printf, 2, 3))) int log_ctx_set(struct log_ctx *ctx, const char *fmt, ...);
+int log_ctx_set(struct log_ctx *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Logs one line (see the format above). Use RD_LOG, which checks the level first. ctx may
  * be NULL; suppressed > 0 adds " suppressed=N". Never fails visibly: a failed write() is
  * dropped (there is nowhere to report it). */
-__attribute__((format(printf, 4, 5))) void log_write(enum log_level level,
-                                                     const struct log_ctx *ctx,
-                                                     unsigned long suppressed, const char *fmt,
-                                                     ...);
-__attribute__((format(printf, 4, 0))) void log_vwrite(enum log_level level,
-                                                      const struct log_ctx *ctx,
-                                                      unsigned long suppressed, const char *fmt,
-                                                      va_list ap);
+void log_write(enum log_level level, const struct log_ctx *ctx, unsigned long suppressed,
+               const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+void log_vwrite(enum log_level level, const struct log_ctx *ctx, unsigned long suppressed,
+                const char *fmt, va_list ap) __attribute__((format(printf, 4, 0)));
 
 /* RD_LOG(level, ctx, fmt, ...): arguments are evaluated only when level is enabled. */
 #define RD_LOG(level, ctx, ...)                                                                    \

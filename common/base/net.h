@@ -4,15 +4,16 @@
 #ifndef RD_BASE_NET_H
 #define RD_BASE_NET_H
 
+#include <netinet/in.h>
 #include <stdint.h>
 #include <sys/socket.h>
 
 #include "errbuf.h"
 
 /* Bytes for net_format_addr output: "[" + IPv6 text + "]:65535" + NUL. */
-#define NET_ADDR_STRLEN 56
-/* Bytes for net_format_ip output (INET6_ADDRSTRLEN). */
-#define NET_IP_STRLEN 46
+#define NET_ADDR_STRLEN (INET6_ADDRSTRLEN + 8)
+/* Bytes for net_format_ip output. */
+#define NET_IP_STRLEN INET6_ADDRSTRLEN
 
 /* Fills *ss and *len from a numeric IPv4 or IPv6 address (no brackets) and a port. Returns RD_OK
  * or RD_EPROTO if ip is not a numeric address. No name lookups. */

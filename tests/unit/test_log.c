@@ -155,6 +155,9 @@ test_sanitize(void **state)
     log_sanitize(small, sizeof(small), big, 30);
     assert_non_null(strstr(small, "\"...+"));
     assert_true(strlen(small) < sizeof(small));
+    /* Below the documented minimum: a visible placeholder, never an overflow. */
+    char tiny[8];
+    assert_string_equal(log_sanitize(tiny, sizeof(tiny), "abc", 3), "?");
 }
 
 /* Builds the line RD_LOG writes for msg="m" v=<n x 'x'> and returns its length with '\n'. */
