@@ -181,6 +181,23 @@ test_get(void **state)
 }
 
 static void
+test_header_memory_limit(void **state)
+{
+    struct fixture *f = *state;
+    /* A header block larger than RD_HTTP_CONN_MEMORY cannot fit MHD's per-connection pool:
+     * refused with 431, never answered 200 and never grown. */
+    static char req[RD_HTTP_CONN_MEMORY + 1024];
+    int n = snprintf(req, sizeof(req), "GET /x HTTP/1.1\r\nHost: t\r\nX-Big: ");
+    memset(req + n, 'h', RD_HTTP_CONN_MEMORY);
+    n += RD_HTTP_CONN_MEMORY;
+    n += snprintf(req + n, sizeof(req) - (size_t)n, "\r\nConnection: close\r\n\r\n");
+    const char *r = run_request(f->loop, "127.0.0.1", f->h.port, req, (size_t)n);
+    if (strncmp(r, "HTTP/1.1 431 ", 13) != 0)
+        fail_msg("response: %.200s", r);
+    assert_false(has(r, "hello /x"));
+}
+
+static void
 test_bodies(void **state)
 {
     struct fixture *f = *state;
@@ -305,6 +322,7 @@ test_ipv6_and_stop(void **state)
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test_setup_teardown(test_get, setup, teardown),
     cmocka_unit_test_setup_teardown(test_bodies, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_header_memory_limit, setup, teardown),
     cmocka_unit_test_setup_teardown(test_bearer, setup, teardown),
     cmocka_unit_test(test_ipv6_and_stop),
 };
