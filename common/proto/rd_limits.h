@@ -150,6 +150,16 @@
 
 #define RD_CONF_MAX_LINE  1024 /* longer line: error naming the line */
 #define RD_CONF_MAX_VALUE 512
+#define RD_CONF_MAX_KEY   64  /* key names [a-z0-9_]; longer: error naming the line */
+#define RD_CONF_MAX_ITEMS 128 /* keys per config table (sizes the duplicate-key bitmap); more: assert */
 #define RD_LOG_MAX_LINE   1024 /* longer: truncated with a visible marker */
+/* Per-object log context ("conn=17 peer=[::1]:5123"). Longer: RD_ELIMIT, the prefix is kept
+ * with a "..." marker. */
+#define RD_LOG_MAX_CTX 160
+/* Peer bytes quoted into one log field by log_sanitize(), quotes and escapes included.
+ * Longer input: sampled with a "...+N" marker (redis setProtocolError). */
+#define RD_LOG_MAX_SAMPLE 128
+/* Startup error text (struct rd_errbuf, anet style). Longer: ends with a "..." marker. */
+#define RD_ERRBUF_LEN 256
 
 #endif

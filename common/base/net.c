@@ -1,0 +1,270 @@
+/* SPDX-License-Identifier: MIT */
+/* Socket helpers. The only file built with _GNU_SOURCE: it wraps accept4() and the Linux
+ * SOCK_NONBLOCK/SOCK_CLOEXEC socket flags. */
+#define _GNU_SOURCE
+#include "net.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "rd_err.h"
+
+int
+net_sockaddr_make(const char *ip, uint16_t port, struct sockaddr_storage *ss, socklen_t *len)
+{
+    memset(ss, 0, sizeof(*ss));
+    struct sockaddr_in *v4 = (struct sockaddr_in *)ss;
+    struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)ss;
+    if (inet_pton(AF_INET, ip, &v4->sin_addr) == 1) {
+        v4->sin_family = AF_INET;
+        v4->sin_port = htons(port);
+        *len = sizeof(*v4);
+        return RD_OK;
+    }
+    if (inet_pton(AF_INET6, ip, &v6->sin6_addr) == 1) {
+        v6->sin6_family = AF_INET6;
+        v6->sin6_port = htons(port);
+        *len = sizeof(*v6);
+        return RD_OK;
+    }
+    return RD_EPROTO;
+}
+
+/* Closes fd without losing the errno of the failure being reported. */
+static void
+close_keep_errno(int fd)
+{
+    int e = errno;
+    close(fd);
+    errno = e;
+}
+
+/* A socket of the given type with its address parsed; bind()s it. Returns fd or a status. */
+static int
+bound_socket(const char *what, const char *ip, uint16_t port, int type, struct rd_errbuf *err)
+{
+    struct sockaddr_storage ss;
+    socklen_t len;
+    if (net_sockaddr_make(ip, port, &ss, &len) != RD_OK) {
+        rd_errbuf_set(err, "%s: \"%s\" is not a numeric IPv4 or IPv6 address", what, ip);
+        return RD_EPROTO;
+    }
+    int fd = socket(ss.ss_family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        rd_errbuf_set(err, "%s %s port %u: socket: %s", what, ip, (unsigned)port, strerror(errno));
+        return RD_EIO;
+    }
+    int one = 1;
+    if (type == SOCK_STREAM && setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0)
+        goto fail;
+    if (ss.ss_family == AF_INET6
+        && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) != 0)
+        goto fail;
+    if (bind(fd, (struct sockaddr *)&ss, len) != 0)
+        goto fail;
+    return fd;
+fail:
+    rd_errbuf_set(err, "%s %s port %u: %s", what, ip, (unsigned)port, strerror(errno));
+    close_keep_errno(fd);
+    return errno == EADDRINUSE ? RD_EBUSY : RD_EIO;
+}
+
+int
+net_tcp_listen(const char *ip, uint16_t port, int backlog, struct rd_errbuf *err)
+{
+    int fd = bound_socket("listen", ip, port, SOCK_STREAM, err);
+    if (fd < 0)
+        return fd == RD_EBUSY ? RD_EIO : fd;
+    if (listen(fd, backlog) != 0) {
+        rd_errbuf_set(err, "listen %s port %u: %s", ip, (unsigned)port, strerror(errno));
+        close_keep_errno(fd);
+        return RD_EIO;
+    }
+    return fd;
+}
+
+int
+net_accept(int lfd, struct sockaddr_storage *peer, socklen_t *peer_len)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof(ss);
+    int fd = accept4(lfd, (struct sockaddr *)&ss, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd >= 0) {
+        if (peer != NULL)
+            *peer = ss;
+        if (peer_len != NULL)
+            *peer_len = len;
+        return fd;
+    }
+    switch (errno) {
+    case EMFILE:
+    case ENFILE:
+    case ENOBUFS:
+    case ENOMEM:
+        return RD_EBUSY;
+    case EAGAIN:
+#if EWOULDBLOCK != EAGAIN
+    case EWOULDBLOCK:
+#endif
+    case EINTR:
+    case ECONNABORTED:
+    /* accept(2): Linux passes pending network errors of the new socket to accept; treat
+     * them like EAGAIN. */
+    case ENETDOWN:
+    case EPROTO:
+    case ENOPROTOOPT:
+    case EHOSTDOWN:
+    case ENONET:
+    case EHOSTUNREACH:
+    case EOPNOTSUPP:
+    case ENETUNREACH:
+    case EPERM: /* firewall rules */
+        return RD_AGAIN;
+    default:
+        return RD_EIO;
+    }
+}
+
+int
+net_udp_bind(const char *ip, uint16_t port, struct rd_errbuf *err)
+{
+    return bound_socket("udp", ip, port, SOCK_DGRAM, err);
+}
+
+int
+net_udp_bind_pair(const char *ip, uint16_t rtp_port, int fds[2], struct rd_errbuf *err)
+{
+    if (rtp_port % 2 != 0) {
+        rd_errbuf_set(err, "udp pair: RTP port %u is odd", (unsigned)rtp_port);
+        return RD_EPROTO;
+    }
+    int a = net_udp_bind(ip, rtp_port, err);
+    if (a < 0)
+        return a;
+    int b = net_udp_bind(ip, (uint16_t)(rtp_port + 1), err);
+    if (b < 0) {
+        close_keep_errno(a);
+        return b;
+    }
+    fds[0] = a;
+    fds[1] = b;
+    return RD_OK;
+}
+
+int
+net_tcp_connect(const char *ip, uint16_t port, struct rd_errbuf *err)
+{
+    struct sockaddr_storage ss;
+    socklen_t len;
+    if (net_sockaddr_make(ip, port, &ss, &len) != RD_OK) {
+        rd_errbuf_set(err, "connect: \"%s\" is not a numeric IPv4 or IPv6 address", ip);
+        return RD_EPROTO;
+    }
+    int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        rd_errbuf_set(err, "connect %s port %u: socket: %s", ip, (unsigned)port, strerror(errno));
+        return RD_EIO;
+    }
+    if (connect(fd, (struct sockaddr *)&ss, len) != 0 && errno != EINPROGRESS) {
+        rd_errbuf_set(err, "connect %s port %u: %s", ip, (unsigned)port, strerror(errno));
+        close_keep_errno(fd);
+        return RD_EIO;
+    }
+    return fd;
+}
+
+int
+net_connect_result(int fd)
+{
+    int so_err = 0;
+    socklen_t len = sizeof(so_err);
+    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &so_err, &len) != 0)
+        return RD_EIO;
+    if (so_err != 0) {
+        errno = so_err;
+        return RD_EIO;
+    }
+    return RD_OK;
+}
+
+int
+net_set_nodelay(int fd)
+{
+    int one = 1;
+    return setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) == 0 ? RD_OK : RD_EIO;
+}
+
+int
+net_set_sndbuf(int fd, int bytes)
+{
+    return setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &bytes, sizeof(bytes)) == 0 ? RD_OK : RD_EIO;
+}
+
+int
+net_local_port(int fd, uint16_t *port)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof(ss);
+    if (getsockname(fd, (struct sockaddr *)&ss, &len) != 0)
+        return RD_EIO;
+    if (ss.ss_family == AF_INET)
+        *port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+    else if (ss.ss_family == AF_INET6)
+        *port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+    else
+        return RD_EIO;
+    return RD_OK;
+}
+
+/* inet_ntop of sa into ip[NET_IP_STRLEN] and its port. */
+static int
+split_addr(const struct sockaddr *sa, socklen_t len, char ip[NET_IP_STRLEN], uint16_t *port)
+{
+    if (sa->sa_family == AF_INET && len >= (socklen_t)sizeof(struct sockaddr_in)) {
+        const struct sockaddr_in *v4 = (const struct sockaddr_in *)sa;
+        *port = ntohs(v4->sin_port);
+        return inet_ntop(AF_INET, &v4->sin_addr, ip, NET_IP_STRLEN) != NULL ? RD_OK : RD_EPROTO;
+    }
+    if (sa->sa_family == AF_INET6 && len >= (socklen_t)sizeof(struct sockaddr_in6)) {
+        const struct sockaddr_in6 *v6 = (const struct sockaddr_in6 *)sa;
+        *port = ntohs(v6->sin6_port);
+        return inet_ntop(AF_INET6, &v6->sin6_addr, ip, NET_IP_STRLEN) != NULL ? RD_OK : RD_EPROTO;
+    }
+    return RD_EPROTO;
+}
+
+int
+net_format_ip(const struct sockaddr *sa, socklen_t len, char *out, size_t cap)
+{
+    char ip[NET_IP_STRLEN];
+    uint16_t port;
+    int rc = split_addr(sa, len, ip, &port);
+    if (rc != RD_OK)
+        return rc;
+    size_t n = strlen(ip);
+    if (n >= cap)
+        return RD_ELIMIT;
+    memcpy(out, ip, n + 1);
+    return RD_OK;
+}
+
+int
+net_format_addr(const struct sockaddr *sa, socklen_t len, char *out, size_t cap)
+{
+    char ip[NET_IP_STRLEN];
+    uint16_t port;
+    int rc = split_addr(sa, len, ip, &port);
+    if (rc != RD_OK)
+        return rc;
+    char tmp[NET_ADDR_STRLEN];
+    int n = snprintf(tmp, sizeof(tmp), sa->sa_family == AF_INET6 ? "[%s]:%u" : "%s:%u", ip,
+                     (unsigned)port);
+    if (n < 0 || (size_t)n >= cap)
+        return RD_ELIMIT;
+    memcpy(out, tmp, (size_t)n + 1);
+    return RD_OK;
+}

@@ -1,0 +1,70 @@
+/* SPDX-License-Identifier: MIT */
+/* Socket helpers in the style of redis anet: numeric addresses only, every socket
+ * non-blocking and close-on-exec, startup errors spelled out in a struct rd_errbuf. */
+#ifndef RD_BASE_NET_H
+#define RD_BASE_NET_H
+
+#include <netinet/in.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "errbuf.h"
+
+/* Bytes for net_format_addr output: "[" + IPv6 text + "]:65535" + NUL. */
+#define NET_ADDR_STRLEN (INET6_ADDRSTRLEN + 8)
+/* Bytes for net_format_ip output. */
+#define NET_IP_STRLEN INET6_ADDRSTRLEN
+
+/* Fills *ss and *len from a numeric IPv4 or IPv6 address (no brackets) and a port. Returns RD_OK
+ * or RD_EPROTO if ip is not a numeric address. No name lookups. */
+int net_sockaddr_make(const char *ip, uint16_t port, struct sockaddr_storage *ss, socklen_t *len);
+
+/* A TCP listening socket on ip:port (port 0: the kernel picks; see net_local_port) with
+ * SO_REUSEADDR and, for IPv6, IPV6_V6ONLY (one socket per family, no mapped addresses).
+ * Returns the fd (caller owns it) or RD_EPROTO (bad address) / RD_EIO with err filled. */
+int net_tcp_listen(const char *ip, uint16_t port, int backlog, struct rd_errbuf *err);
+
+/* accept4(NONBLOCK|CLOEXEC) on listening socket lfd; peer/peer_len may be NULL. Returns the
+ * new fd (caller owns it), RD_AGAIN when there is nothing to accept now (also for
+ * connections the peer aborted first and for network errors Linux reports here), RD_EBUSY
+ * when out of descriptors or memory (EMFILE, ENFILE, ENOBUFS, ENOMEM: pause the accept
+ * watcher for a while, nginx style, rather than spin), or RD_EIO. errno is kept. */
+int net_accept(int lfd, struct sockaddr_storage *peer, socklen_t *peer_len);
+
+/* A UDP socket bound to ip:port. Returns the fd, RD_EBUSY if the port is in use, or
+ * RD_EPROTO/RD_EIO, with err filled. */
+int net_udp_bind(const char *ip, uint16_t port, struct rd_errbuf *err);
+
+/* Binds the RTP/RTCP pair rtp_port (even) and rtp_port + 1 (RFC 3550 §11) into fds[0] and
+ * fds[1]. Returns RD_OK, RD_EBUSY if either port is in use (nothing left open; try the next
+ * pair), RD_EPROTO if rtp_port is odd, or RD_EIO, with err filled on failure. */
+int net_udp_bind_pair(const char *ip, uint16_t rtp_port, int fds[2], struct rd_errbuf *err);
+
+/* Starts a non-blocking TCP connect to ip:port. Returns the fd (caller owns it) with the
+ * connect in progress or done: wait for EV_WRITE, then call net_connect_result. Returns
+ * RD_EPROTO (bad address) or RD_EIO (refused at once, no fds...) with err filled. */
+int net_tcp_connect(const char *ip, uint16_t port, struct rd_errbuf *err);
+
+/* After a connecting socket became writable: RD_OK if connected, else RD_EIO with errno set
+ * to the reason (SO_ERROR). */
+int net_connect_result(int fd);
+
+/* TCP_NODELAY on. Returns RD_OK or RD_EIO (errno kept). */
+int net_set_nodelay(int fd);
+
+/* SO_SNDBUF = bytes (the kernel doubles it and applies its own bounds). RD_OK or RD_EIO. */
+int net_set_sndbuf(int fd, int bytes);
+
+/* The port a socket is bound to (after binding port 0). RD_OK or RD_EIO. */
+int net_local_port(int fd, uint16_t *port);
+
+/* "1.2.3.4:5678" or "[2001:db8::1]:5678" into out[cap] (NET_ADDR_STRLEN is always enough).
+ * Returns RD_OK, RD_EPROTO (not AF_INET/AF_INET6 or len too short) or RD_ELIMIT (cap too
+ * small; nothing written). */
+int net_format_addr(const struct sockaddr *sa, socklen_t len, char *out, size_t cap);
+
+/* The address alone, "1.2.3.4" or "2001:db8::1", into out[cap] (NET_IP_STRLEN). Same
+ * returns as net_format_addr. */
+int net_format_ip(const struct sockaddr *sa, socklen_t len, char *out, size_t cap);
+
+#endif
