@@ -150,9 +150,10 @@
 
 #define RD_CONF_MAX_LINE  1024 /* longer line: error naming the line */
 #define RD_CONF_MAX_VALUE 512
-#define RD_CONF_MAX_KEY   64  /* key names [a-z0-9_]; longer: error naming the line */
-#define RD_CONF_MAX_ITEMS 128 /* keys per config table (sizes the duplicate-key bitmap); more: assert */
-#define RD_LOG_MAX_LINE   1024 /* longer: truncated with a visible marker */
+#define RD_CONF_MAX_KEY   64 /* key names [a-z0-9_]; longer: error naming the line */
+#define RD_CONF_MAX_ITEMS                                                                          \
+    128 /* keys per config table (sizes the duplicate-key bitmap); more: assert */
+#define RD_LOG_MAX_LINE 1024 /* longer: truncated with a visible marker */
 /* Per-object log context ("conn=17 peer=[::1]:5123"). Longer: RD_ELIMIT, the prefix is kept
  * with a "..." marker. */
 #define RD_LOG_MAX_CTX 160
