@@ -43,6 +43,6 @@ string(APPEND text "#include \"registry_schema.h\"\n\n")
 string(APPEND text "${arrays}")
 string(APPEND text "const struct registry_migration registry_migrations[] = {\n${rows}};\n\n")
 string(APPEND text "const unsigned registry_n_migrations = ${count};\n")
-file(WRITE "${OUT}.tmp" "${text}")
-file(COPY_FILE "${OUT}.tmp" "${OUT}" ONLY_IF_DIFFERENT)
-file(REMOVE "${OUT}.tmp")
+# Always rewritten: the build runs this only when a .sql changed, and an untouched output would
+# stay older than its inputs and be regenerated on every build.
+file(WRITE "${OUT}" "${text}")

@@ -24,7 +24,7 @@
 #include "rd_str.h"
 #include "registry_schema.h"
 
-#define REG_ERRMSG_LEN 320 /* room for an operation, an id (<= 128) and SQLite's text */
+#define REG_ERRMSG_LEN 512 /* an operation, an id (<= 128 bytes) and SQLite's text */
 #define REG_KID_RAND   6   /* random bytes behind a kid: 8 base64url characters */
 
 /* Every statement, prepared once at open with SQLITE_PREPARE_PERSISTENT. */
@@ -197,9 +197,12 @@ set_msg(struct registry *reg, const char *fmt, ...)
     va_start(ap, fmt);
     int n = vsnprintf(reg->errmsg, sizeof reg->errmsg, fmt, ap);
     va_end(ap);
-    if (n < 0)
+    if (n < 0) {
         reg->errmsg[0] = '\0';
-    /* A longer message is cut at the buffer: it is only ever shown to an operator. */
+    } else if ((size_t)n >= sizeof reg->errmsg) {
+        /* Only ever shown to an operator: cut, with a visible marker. */
+        memcpy(reg->errmsg + sizeof reg->errmsg - 4, "...", 4);
+    }
 }
 
 static void

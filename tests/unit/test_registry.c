@@ -1266,6 +1266,48 @@ test_history_bounds(void **state)
     registry_close(reg);
 }
 
+/* More relays than the hour of samples was sized for: the row cap holds whatever the clock. */
+static void
+test_samples_row_cap(void **state)
+{
+    (void)state;
+    struct registry *reg = open_ok(":memory:");
+    enum { RELAYS = 1100 };
+    struct reg_load *loads = calloc(RELAYS, sizeof *loads);
+    assert_non_null(loads);
+    for (int i = 0; i < RELAYS; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "r%d", i);
+        add_relay(reg, id, NULL);
+        loads[i] = load_make(id, (uint32_t)i, 1700000000);
+    }
+    const int64_t t0 = 1700000000;
+    struct registry_load_batch b = {.now = t0, .loads = loads, .n_loads = RELAYS};
+    assert_int_equal(registry_flush_load(reg, &b), RD_OK);
+    /* All within the retention window (one second apart): only the row cap can trim. */
+    const int flushes = RD_REG_SAMPLES_MAX_ROWS / RELAYS + 2;
+    for (int i = 0; i < flushes; i++) {
+        struct registry_load_batch s = {.now = t0 + i, .take_sample = true};
+        assert_int_equal(registry_flush_load(reg, &s), RD_OK);
+    }
+    long total = 0;
+    for (int i = 0; i < RELAYS; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "r%d", i);
+        struct samples smp = {0};
+        assert_int_equal(registry_sample_list(reg, id, 0, collect_sample, &smp), RD_OK);
+        total += smp.n;
+    }
+    assert_int_equal(total, RD_REG_SAMPLES_MAX_ROWS);
+    /* The oldest went first: relay r0's first remaining sample is not from t0. */
+    struct samples smp = {0};
+    assert_int_equal(registry_sample_list(reg, "r0", 0, collect_sample, &smp), RD_OK);
+    assert_true(smp.first_at > t0);
+    assert_int_equal(smp.last_at, t0 + flushes - 1);
+    free(loads);
+    registry_close(reg);
+}
+
 /* ---- Failures: disk full, busy, second connection ---------------------------------------- */
 
 static void
@@ -1500,6 +1542,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_users_and_grants),
     cmocka_unit_test(test_flush_mapping),
     cmocka_unit_test(test_history_bounds),
+    cmocka_unit_test(test_samples_row_cap),
     cmocka_unit_test(test_disk_full),
     cmocka_unit_test(test_busy_second_connection),
     cmocka_unit_test(test_cli_while_daemon_runs),
