@@ -179,6 +179,14 @@ test_open_fresh_and_reopen(void **state)
     struct reg_site site;
     assert_int_equal(registry_site_get(reg, "default", &site), RD_OK);
     add_camera(reg, "lobby");
+    /* The WAL and shared-memory files hold camera credentials too: same mode as the file. */
+    const char *suffixes[] = {"-wal", "-shm"};
+    for (size_t i = 0; i < 2; i++) {
+        char side[96];
+        snprintf(side, sizeof side, "%s%s", t.path, suffixes[i]);
+        assert_int_equal(stat(side, &sb), 0);
+        assert_int_equal(sb.st_mode & 0777, 0600);
+    }
     registry_close(reg);
 
     sqlite3 *db = raw_open(t.path);
@@ -188,11 +196,6 @@ test_open_fresh_and_reopen(void **state)
     assert_int_equal(sqlite3_step(st), SQLITE_ROW);
     assert_string_equal((const char *)sqlite3_column_text(st, 0), "wal");
     sqlite3_finalize(st);
-    /* The WAL holds camera credentials too: same mode as the database. */
-    char wal[96];
-    snprintf(wal, sizeof wal, "%s-wal", t.path);
-    if (stat(wal, &sb) == 0)
-        assert_int_equal(sb.st_mode & 0777, 0600);
     sqlite3_close(db);
 
     /* Reopen: no migration runs again (CREATE TABLE would fail), the data is there. */
@@ -205,6 +208,17 @@ test_open_fresh_and_reopen(void **state)
     n_sites = (int)raw_int(db, "SELECT count(*) FROM sites");
     assert_int_equal(n_sites, 1);
     sqlite3_close(db);
+    registry_close(reg);
+    tmpdb_remove(&t);
+
+    /* A missing file is created 0600 even under a permissive umask. */
+    tmpdb_make(&t);
+    unlink(t.path);
+    mode_t old_mask = umask(0);
+    reg = open_ok(t.path);
+    umask(old_mask);
+    assert_int_equal(stat(t.path, &sb), 0);
+    assert_int_equal(sb.st_mode & 0777, 0600);
     registry_close(reg);
     tmpdb_remove(&t);
 }
