@@ -146,6 +146,46 @@
 #define RD_HTTP_MAX_ADMIN_BODY     (64 * 1024) /* larger: 413 */
 #define RD_HTTP_MAX_HEARTBEAT_BODY (16 * 1024) /* larger: 413 */
 
+/* ---- Registry (broker SQLite; the CHECKs in schema/001_init.sql repeat these numbers) ------ */
+
+/* Site and relay ids share the camera id charset [A-Za-z0-9_-]; relay ids enter token MACs.
+ * Longer or other characters: the registry call fails with RD_ELIMIT / RD_EPROTO. */
+#define RD_SITE_ID_MAX  64
+#define RD_RELAY_ID_MAX 64
+/* Display names of cameras, relays and sites: UTF-8 bytes, no control characters. Longer:
+ * RD_ELIMIT. */
+#define RD_REG_NAME_MAX 128
+/* Camera upstream URL and relay RTSP base URL. 1 KiB holds any real camera path; a relay base
+ * plus /v1/<camera>/<token>/ stays far below RD_RTSP_MAX_URI. Longer: RD_ELIMIT. */
+#define RD_REG_URL_MAX 1024
+/* Camera (upstream) user name and password, as cameras accept them in Digest. Longer:
+ * RD_ELIMIT. */
+#define RD_REG_CRED_MAX 128
+/* Relays that may pull one camera at the same time (camera max_relays is 1..this): cameras
+ * tolerate few sessions. More: RD_ELIMIT. */
+#define RD_REG_MAX_RELAYS_PER_CAMERA 64
+/* Declared relay capacity, viewers and egress Mbit/s, 1..these: sanity bounds on operator
+ * input so load scores cannot overflow. More: RD_ELIMIT. */
+#define RD_REG_MAX_CAPACITY_VIEWERS 1000000
+#define RD_REG_MAX_CAPACITY_MBPS    1000000
+/* Live keys per relay: the signing key and the previous one while tokens signed with it may
+ * still be in flight (rotation). A third: the schema refuses it. */
+#define RD_REG_LIVE_KEYS 2
+/* A write waits this long for another connection (the CLI, a backup) to release the write
+ * lock, then fails with RD_EDB (busy): the event loop never blocks longer. */
+#define RD_REG_BUSY_TIMEOUT_MS 100
+/* History kept for the admin page, trimmed by every registry_flush_load: the newest N
+ * decisions; load samples of the last hour, one per relay every RD_REG_SAMPLE_INTERVAL_S. */
+#define RD_REG_DECISIONS_KEEP     1000
+#define RD_REG_SAMPLE_RETENTION_S 3600
+#define RD_REG_SAMPLE_INTERVAL_S  10
+/* Load sample rows whatever the clock does (an hour of samples for 1024 relays). More: the
+ * oldest rows are deleted. */
+#define RD_REG_SAMPLES_MAX_ROWS (360 * 1024)
+/* Decision reason and viewer address ("[v6]:port") in history rows. Longer: RD_ELIMIT. */
+#define RD_REG_REASON_MAX 64
+#define RD_REG_CLIENT_MAX 64
+
 /* ---- Configuration files and logs ------------------------------------------------------ */
 
 #define RD_CONF_MAX_LINE  1024 /* longer line: error naming the line */
