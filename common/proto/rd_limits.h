@@ -133,6 +133,32 @@
 #define RD_HTTP_MAX_ADMIN_BODY     (64 * 1024) /* larger: 413 */
 #define RD_HTTP_MAX_HEARTBEAT_BODY (16 * 1024) /* larger: 413 */
 
+/* ---- Broker relay view and selection (ARCHITECTURE.md §4.2, §4.5) ---------------------- */
+
+/* Relays the broker tracks; sizes relay_view's tables and the policy snapshot array. A fleet
+ * of 200 relays is the design point. More: relay_view_relay_set() returns RD_ELIMIT and the
+ * registry must refuse the new relay. */
+#define RD_BROKER_MAX_RELAYS 1024
+/* Relay id: 1-64 printable ASCII bytes, no space (also bound into tokens). Else RD_EPROTO. */
+#define RD_RELAY_ID_MAX 64
+/* Site id: 0-64 printable ASCII bytes, no space; empty means "serves any site". Else RD_EPROTO. */
+#define RD_SITE_ID_MAX 64
+/* A relay's public RTSP base URL ("rtsps://" + RD_URL_MAX_HOST + ":port" fits with room).
+ * Longer: relay_view_relay_set() returns RD_ELIMIT. */
+#define RD_RELAY_URL_MAX 512
+/* Distinct cameras the broker's view knows as pulled or reserved somewhere (the design point
+ * is 10,000). More: the pairs that would need a new camera are not stored, counted in
+ * pulls_dropped and reported as RD_ELIMIT; placement then ignores them (no affinity). */
+#define RD_BROKER_MAX_CAMERAS 65536
+/* camera<->relay pull pairs (10,000 cameras x an upstream budget of a few relays, plus the
+ * pairs removed since the registry flusher's last collect). Breach: as for cameras. */
+#define RD_BROKER_MAX_PULLS 131072
+/* Cameras listed in one heartbeat: 1024 x a few Mbit/s is more ingress than one relay host
+ * carries. More: the whole heartbeat is refused (RD_ELIMIT; the admin endpoint answers 413). */
+#define RD_HEARTBEAT_MAX_CAMERAS 1024
+/* Heartbeat boot id: 1-64 printable ASCII bytes, no space. Else the heartbeat is refused. */
+#define RD_HEARTBEAT_BOOT_ID_MAX 64
+
 /* ---- Configuration files and logs ------------------------------------------------------ */
 
 #define RD_CONF_MAX_LINE  1024 /* longer line: error naming the line */
