@@ -73,7 +73,7 @@ struct rv_pull {
     enum relay_view_cam_state state;
     uint32_t viewers, reserved, ingress_kbps;
     uint64_t drops;
-    double since;
+    double since_at;
 };
 
 /* Linear probing over slot indices; hashes and keys live in the entries. */
@@ -485,7 +485,7 @@ pull_get(struct relay_view *v, uint32_t ri, const char *camera_id, double now)
     p->camera = ci;
     p->next = NIL;
     p->flags = PULL_LIVE;
-    p->since = now;
+    p->since_at = now;
     p->r_prev = NIL;
     p->r_next = r->pull_head;
     if (r->pull_head != NIL)
@@ -772,7 +772,7 @@ hb_apply_camera(struct relay_view *v, uint32_t ri, const struct relay_view_hb_ca
     bool changed =
         !(p->flags & PULL_REPORTED) || p->state != hc->state || p->viewers != hc->viewers;
     if (!(p->flags & PULL_REPORTED))
-        p->since = now; /* a reservation-only pair starts pulling now */
+        p->since_at = now; /* a reservation-only pair starts pulling now */
     p->flags |= PULL_REPORTED;
     p->state = hc->state;
     p->viewers = hc->viewers;
@@ -820,7 +820,7 @@ relay_view_heartbeat(struct relay_view *v, const char *relay_id, const struct re
         /* A new process pulls afresh: restart "since" on the pairs it lists again. */
         for (uint32_t pi = r->pull_head; pi != NIL; pi = v->pulls[pi].r_next) {
             if (v->pulls[pi].flags & PULL_REPORTED) {
-                v->pulls[pi].since = now;
+                v->pulls[pi].since_at = now;
                 pull_mark_dirty(v, pi);
             }
         }
@@ -1008,7 +1008,7 @@ fill_pull_info(const struct relay_view *v, const struct rv_pull *p, struct relay
         .reserved = p->reserved,
         .ingress_kbps = p->ingress_kbps,
         .drops = p->drops,
-        .since = p->since,
+        .since_at = p->since_at,
         .reported = (p->flags & PULL_REPORTED) != 0,
         .removed = (p->flags & PULL_DEAD) != 0,
     };

@@ -123,7 +123,9 @@ struct relay_view_hb_result {
     enum relay_view_hb_outcome outcome;
     uint32_t n_pulls;      /* pairs the relay now has */
     uint32_t n_duplicates; /* camera ids listed twice: the first entry counted */
-    uint32_t n_dropped;    /* pairs not stored: camera or pull table full */
+    uint32_t n_dropped;    /* pairs not stored: camera or pull table full (a beat's new
+                            * pairs are allocated before the ones it no longer lists are
+                            * released, so size max_pulls with room for churn) */
 };
 
 /* Applies a heartbeat from relay_id received at now. The caller has checked its
@@ -211,9 +213,9 @@ struct relay_view_pull_info {
     uint32_t reserved; /* redirects since */
     uint32_t ingress_kbps;
     uint64_t drops;
-    double since;  /* first reported (monotonic), restarted by a new boot id */
-    bool reported; /* false: only a reservation so far */
-    bool removed;  /* collect_dirty only: the relay stopped pulling it */
+    double since_at; /* first reported (monotonic), restarted by a new boot id */
+    bool reported;   /* false: only a reservation so far */
+    bool removed;    /* collect_dirty only: the relay stopped pulling it */
 };
 
 typedef void relay_view_relay_fn(void *ctx, const struct relay_view_relay_info *r);

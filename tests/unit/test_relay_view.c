@@ -678,6 +678,22 @@ grab_pull(void *ctx, const struct relay_view_pull_info *p)
     *(struct relay_view_pull_info *)ctx = *p;
 }
 
+struct find_pull {
+    const char *relay;
+    struct relay_view_pull_info info;
+    unsigned found;
+};
+
+static void
+find_pull(void *ctx, const struct relay_view_pull_info *p)
+{
+    struct find_pull *f = ctx;
+    if (strcmp(p->relay_id, f->relay) == 0) {
+        f->info = *p;
+        f->found++;
+    }
+}
+
 static void
 test_reservations(void **state)
 {
@@ -755,6 +771,25 @@ test_reservations(void **state)
     assert_true(cand_of(&in, "a")->pulls);
     assert_int_equal(cand_of(&in, "b")->reserved_viewers, 1); /* b has not beaten since */
     assert_int_equal(in.n_pullers, 2);
+    struct find_pull fa = {.relay = "a"}, fb = {.relay = "b"};
+    assert_int_equal(relay_view_foreach_pull_of(v, "lobby", find_pull, &fa), RD_OK);
+    assert_int_equal(relay_view_foreach_pull_of(v, "lobby", find_pull, &fb), RD_OK);
+    assert_int_equal(fa.found, 1);
+    assert_true(fa.info.reported);
+    assert_int_equal(fa.info.reserved, 0); /* the reserved-only pair became a reported one */
+    assert_int_equal(fa.info.viewers, 1);
+    assert_int_equal(fb.found, 1);
+    assert_int_equal(fb.info.reserved, 1);
+    /* b's beat clears the reservation on the pair it lists, and a failed pair then stops
+     * counting (a leftover reservation would keep it in the budget). */
+    struct relay_view_hb_camera cbf[] = {{"lobby", FAILED, 0, 0, 0}};
+    assert_int_equal(beat_full(v, "b", "boot-1", ++sb, 5.9, 0, 0, cbf, 1, NULL), RD_OK);
+    fb.found = 0;
+    assert_int_equal(relay_view_foreach_pull_of(v, "lobby", find_pull, &fb), RD_OK);
+    assert_int_equal(fb.info.reserved, 0);
+    snap(v, "lobby", 5.9, cands, &in);
+    assert_false(cand_of(&in, "b")->pulls);
+    assert_int_equal(in.n_pullers, 1);
 
     /* Errors. */
     assert_int_equal(relay_view_reserve(v, "zz", "lobby", 6.0), RD_ENOTFOUND);
@@ -777,7 +812,7 @@ test_since_and_boot(void **state)
     assert_int_equal(relay_view_reserve(v, "a", "lobby", 0.5), RD_OK);
     assert_int_equal(beat_full(v, "a", "b1", 1, 1.0, 0, 0, c, 1, NULL), RD_OK);
     assert_int_equal(relay_view_foreach_pull_of(v, "lobby", grab_pull, &pi), RD_OK);
-    assert_true(pi.since == 1.0); /* reported from 1.0, not reserved at 0.5 */
+    assert_true(pi.since_at == 1.0); /* reported from 1.0, not reserved at 0.5 */
     assert_true(pi.reported);
     assert_int_equal(pi.drops, 7);
     assert_int_equal(pi.ingress_kbps, 100);
@@ -786,10 +821,10 @@ test_since_and_boot(void **state)
     assert_string_equal(relay_view_cam_state_name(pi.state), "playing");
     assert_int_equal(beat_full(v, "a", "b1", 2, 2.0, 0, 0, c, 1, NULL), RD_OK);
     assert_int_equal(relay_view_foreach_pull_of(v, "lobby", grab_pull, &pi), RD_OK);
-    assert_true(pi.since == 1.0);
+    assert_true(pi.since_at == 1.0);
     assert_int_equal(beat_full(v, "a", "b2", 1, 3.0, 0, 0, c, 1, NULL), RD_OK);
     assert_int_equal(relay_view_foreach_pull_of(v, "lobby", grab_pull, &pi), RD_OK);
-    assert_true(pi.since == 3.0);
+    assert_true(pi.since_at == 3.0);
     relay_view_destroy(v);
 }
 
