@@ -43,8 +43,8 @@ policy_hash_str(const char *s)
 static uint64_t
 hrw_seed(const char *camera_id)
 {
-    /* Then one round for a 0 separator byte (XOR with 0 is a no-op, the multiply is not), so
-     * ("ab", "c") and ("a", "bc") hash differently. */
+    /* FNV-1a of the camera id, then the round of a 0 separator byte (XOR with 0 is a no-op,
+     * the multiply is not), so ("ab", "c") and ("a", "bc") hash differently. */
     return fnv1a64_more(FNV64_OFFSET, camera_id) * FNV64_PRIME;
 }
 
