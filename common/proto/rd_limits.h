@@ -139,12 +139,13 @@
 
 /* ---- Admin, status and heartbeat HTTP (libmicrohttpd) ---------------------------------- */
 
-#define RD_HTTP_CONN_TIMEOUT_S     10 /* MHD default is no timeout */
-#define RD_HTTP_CONN_LIMIT         256
-#define RD_HTTP_PER_IP_LIMIT       16
-#define RD_HTTP_CONN_MEMORY        (64 * 1024)
-#define RD_HTTP_MAX_ADMIN_BODY     (64 * 1024) /* larger: 413 */
-#define RD_HTTP_MAX_HEARTBEAT_BODY (16 * 1024) /* larger: 413 */
+#define RD_HTTP_CONN_TIMEOUT_S 10 /* MHD default is no timeout */
+#define RD_HTTP_CONN_LIMIT     256
+#define RD_HTTP_PER_IP_LIMIT   16
+#define RD_HTTP_CONN_MEMORY    (64 * 1024)
+#define RD_HTTP_MAX_ADMIN_BODY (64 * 1024) /* larger: 413 */
+/* Heartbeat body: RD_HEARTBEAT_MAX_CAMERAS camera entries and the relay fields. Larger: 413. */
+#define RD_HTTP_MAX_HEARTBEAT_BODY (64 * 1024)
 
 /* ---- Registry (broker SQLite; the CHECKs in schema/001_init.sql repeat these numbers) ------ */
 
@@ -186,14 +187,36 @@
 #define RD_REG_REASON_MAX 64
 #define RD_REG_CLIENT_MAX 64
 
+/* ---- Broker relay view and selection (ARCHITECTURE.md §4.2, §4.5) ---------------------- */
+
+/* Relays the broker tracks; sizes relay_view's tables and the policy snapshot array. A fleet
+ * of 200 relays is the design point. More: relay_view_relay_set() returns RD_ELIMIT and the
+ * registry must refuse the new relay. */
+#define RD_BROKER_MAX_RELAYS 1024
+/* A relay's public RTSP base URL: whatever the registry accepts (RD_REG_URL_MAX). */
+#define RD_RELAY_URL_MAX RD_REG_URL_MAX
+/* Distinct cameras the broker's view knows as pulled or reserved somewhere (the design point
+ * is 10,000). More: the pairs that would need a new camera are not stored, counted in
+ * pulls_dropped and reported as RD_ELIMIT; placement then ignores them (no affinity). */
+#define RD_BROKER_MAX_CAMERAS 65536
+/* camera<->relay pull pairs (10,000 cameras x an upstream budget of a few relays, plus the
+ * pairs removed since the registry flusher's last collect). Breach: as for cameras. */
+#define RD_BROKER_MAX_PULLS 131072
+/* Cameras listed in one heartbeat: 256 x a few Mbit/s is more ingress than one relay host
+ * carries, and 256 entries of ~200 JSON bytes fit RD_HTTP_MAX_HEARTBEAT_BODY. More: the whole
+ * heartbeat is refused (RD_ELIMIT; the admin endpoint answers 413). */
+#define RD_HEARTBEAT_MAX_CAMERAS 256
+/* Heartbeat boot id: 1-64 printable ASCII bytes, no space. Else the heartbeat is refused. */
+#define RD_HEARTBEAT_BOOT_ID_MAX 64
+
 /* ---- Configuration files and logs ------------------------------------------------------ */
 
 #define RD_CONF_MAX_LINE  1024 /* longer line: error naming the line */
 #define RD_CONF_MAX_VALUE 512
 #define RD_CONF_MAX_KEY   64 /* key names [a-z0-9_]; longer: error naming the line */
-#define RD_CONF_MAX_ITEMS                                                                          \
-    128 /* keys per config table (sizes the duplicate-key bitmap); more: assert */
-#define RD_LOG_MAX_LINE 1024 /* longer: truncated with a visible marker */
+/* Keys per config table (sizes the duplicate-key bitmap). More: assert. */
+#define RD_CONF_MAX_ITEMS 128
+#define RD_LOG_MAX_LINE   1024 /* longer: truncated with a visible marker */
 /* Per-object log context ("conn=17 peer=[::1]:5123"). Longer: RD_ELIMIT, the prefix is kept
  * with a "..." marker. */
 #define RD_LOG_MAX_CTX 160
