@@ -1086,8 +1086,9 @@ static void
 test_model_random(void **state)
 {
     (void)state;
-    /* Room for every relay's 300 pairs twice: a beat's new pairs come before the old stop. */
-    struct relay_view *v = mkview(M_RELAYS, 1024, M_RELAYS * 300 * 2);
+    /* Room for every relay's RD_HEARTBEAT_MAX_CAMERAS pairs twice: a beat's new pairs come before
+     * the old stop. */
+    struct relay_view *v = mkview(M_RELAYS, 1024, M_RELAYS * RD_HEARTBEAT_MAX_CAMERAS * 2);
     static bool model[M_RELAYS][M_CAMERAS];
     static char names[M_CAMERAS][16];
     memset(model, 0, sizeof(model));
@@ -1100,7 +1101,7 @@ test_model_random(void **state)
         add_relay(v, ids[r], "hq", POLICY_RELAY_ACTIVE, 100);
     }
     uint64_t rng = 0x9e3779b97f4a7c15ull;
-    struct relay_view_hb_camera cams[300];
+    struct relay_view_hb_camera cams[RD_HEARTBEAT_MAX_CAMERAS];
     double now = 1.0;
     for (unsigned round = 0; round < 3000; round++) {
         unsigned r = (unsigned)(xorshift(&rng) % M_RELAYS);
@@ -1115,7 +1116,7 @@ test_model_random(void **state)
         } else if (op == 1) {
             relay_view_collect_dirty(v, NULL, NULL, NULL, NULL);
         } else {
-            size_t n = (size_t)(xorshift(&rng) % 300);
+            size_t n = (size_t)(xorshift(&rng) % RD_HEARTBEAT_MAX_CAMERAS);
             memset(model[r], 0, sizeof(model[r]));
             for (size_t i = 0; i < n; i++) {
                 unsigned c = (unsigned)(xorshift(&rng) % M_CAMERAS);
