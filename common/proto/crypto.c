@@ -174,3 +174,40 @@ rd_b64url_decode(struct rd_str in, uint8_t *out, size_t cap)
         return RD_EPROTO;
     return (int)o;
 }
+
+static const char b64_alphabet[] =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+size_t
+rd_b64_len(size_t n)
+{
+    return (n / 3 + (n % 3 != 0)) * 4;
+}
+
+int
+rd_b64_encode(const uint8_t *in, size_t len, char *out, size_t cap)
+{
+    if (len > (size_t)INT32_MAX / 2 || rd_b64_len(len) >= cap)
+        return RD_ELIMIT;
+    size_t o = 0;
+    for (size_t i = 0; i < len; i += 3) {
+        size_t left = len - i;
+        uint32_t v = (uint32_t)in[i] << 16;
+        if (left > 1)
+            v |= (uint32_t)in[i + 1] << 8;
+        if (left > 2)
+            v |= in[i + 2];
+        out[o++] = b64_alphabet[(v >> 18) & 63];
+        out[o++] = b64_alphabet[(v >> 12) & 63];
+        out[o++] = left > 1 ? b64_alphabet[(v >> 6) & 63] : '=';
+        out[o++] = left > 2 ? b64_alphabet[v & 63] : '=';
+    }
+    out[o] = '\0';
+    return (int)o;
+}
+
+void
+rd_cleanse(void *p, size_t len)
+{
+    OPENSSL_cleanse(p, len);
+}
