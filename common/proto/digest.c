@@ -74,6 +74,16 @@ has_ctl(struct rd_str s)
 }
 
 static bool
+has_ctl_but_tab(struct rd_str s)
+{
+    for (size_t i = 0; i < s.len; i++) {
+        if (s.p[i] != '\t' && is_ctl((unsigned char)s.p[i]))
+            return true;
+    }
+    return false;
+}
+
+static bool
 has_crlf_nul(struct rd_str s)
 {
     for (size_t i = 0; i < s.len; i++) {
@@ -1045,8 +1055,9 @@ digest_authorization_build_cnonce(struct digest_challenge *ch,
         return RD_EPROTO;
     struct rd_str realm = rd_str_make(ch->realm, ch->realm_len);
     struct rd_str nonce = rd_str_make(ch->nonce, ch->nonce_len);
-    if (has_ctl(realm) || has_ctl(nonce)
-        || (ch->has_opaque && has_ctl(rd_str_make(ch->opaque, ch->opaque_len))))
+    /* Camera-supplied fields may hold HTAB (qdtext, RFC 7230 §3.2.6) but no other control. */
+    if (has_ctl_but_tab(realm) || has_ctl_but_tab(nonce)
+        || (ch->has_opaque && has_ctl_but_tab(rd_str_make(ch->opaque, ch->opaque_len))))
         return RD_EPROTO; /* not from digest_challenge_pick */
     uint32_t nc = ch->nc;
     char nc_hex[9] = "";
