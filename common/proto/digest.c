@@ -696,32 +696,30 @@ digest_credentials_parse(struct rd_str value, char *scratch, size_t scratch_cap,
         out->alg_present = true;
     }
 
-    size_t used = 0;
-    static const struct {
+    /* Values used below; response, nc and qop have exact formats checked afterwards. */
+    const struct {
         enum cred_field f;
-        size_t off;
+        struct rd_str *dst;
         size_t max;
     } views[] = {
-        {CF_USERNAME, offsetof(struct digest_credentials, username), RD_AUTH_MAX_USERNAME},
-        {CF_REALM, offsetof(struct digest_credentials, realm), RD_AUTH_MAX_REALM},
-        {CF_NONCE, offsetof(struct digest_credentials, nonce), RD_AUTH_MAX_NONCE},
-        {CF_URI, offsetof(struct digest_credentials, uri), RD_AUTH_MAX_URI},
-        {CF_RESPONSE, offsetof(struct digest_credentials, response), 2 * RD_HASH_MAX},
-        {CF_CNONCE, offsetof(struct digest_credentials, cnonce), RD_RTSP_MAX_AUTHORIZATION},
-        {CF_NC, offsetof(struct digest_credentials, nc), 8},
-        {CF_QOP, offsetof(struct digest_credentials, qop), 8},
-        {CF_OPAQUE, offsetof(struct digest_credentials, opaque), RD_RTSP_MAX_AUTHORIZATION},
+        {CF_USERNAME, &out->username, RD_AUTH_MAX_USERNAME},
+        {CF_REALM, &out->realm, RD_AUTH_MAX_REALM},
+        {CF_NONCE, &out->nonce, RD_AUTH_MAX_NONCE},
+        {CF_URI, &out->uri, RD_AUTH_MAX_URI},
+        {CF_RESPONSE, &out->response, SIZE_MAX},
+        {CF_CNONCE, &out->cnonce, SIZE_MAX},
+        {CF_NC, &out->nc, SIZE_MAX},
+        {CF_QOP, &out->qop, SIZE_MAX},
+        {CF_OPAQUE, &out->opaque, SIZE_MAX},
     };
+    size_t used = 0;
     for (size_t i = 0; i < sizeof(views) / sizeof(views[0]); i++) {
         if (!have[views[i].f])
             continue;
-        struct rd_str *dst = (struct rd_str *)(void *)((char *)out + views[i].off);
-        rc = cred_value(&fields[views[i].f], scratch, scratch_cap, &used, dst);
+        rc = cred_value(&fields[views[i].f], scratch, scratch_cap, &used, views[i].dst);
         if (rc != RD_OK)
             return rc;
-        /* A response or nc of the wrong length is malformed, not over a cap. */
-        if (dst->len > views[i].max && views[i].f != CF_RESPONSE && views[i].f != CF_NC
-            && views[i].f != CF_QOP)
+        if (views[i].dst->len > views[i].max)
             return RD_ELIMIT;
     }
 
@@ -929,11 +927,9 @@ chal_eval(const struct chal_acc *a, bool allow_basic, struct digest_challenge *c
     return cand->alg == RD_HASH_SHA256 ? 3 : 2;
 }
 
-int
-digest_challenge_pick(const struct rd_str *values, size_t n, bool allow_basic,
-                      struct digest_challenge *out)
+static int
+pick(const struct rd_str *values, size_t n, bool allow_basic, struct digest_challenge *out)
 {
-    memset(out, 0, sizeof(*out));
     struct chal_acc acc;
     struct digest_challenge cand;
     int best = 0;
@@ -981,11 +977,18 @@ digest_challenge_pick(const struct rd_str *values, size_t n, bool allow_basic,
             }
         }
     }
-    if (best == 0) {
-        memset(out, 0, sizeof(*out));
-        return RD_ENOTFOUND;
-    }
-    return RD_OK;
+    return best == 0 ? RD_ENOTFOUND : RD_OK;
+}
+
+int
+digest_challenge_pick(const struct rd_str *values, size_t n, bool allow_basic,
+                      struct digest_challenge *out)
+{
+    memset(out, 0, sizeof(*out));
+    int rc = pick(values, n, allow_basic, out);
+    if (rc != RD_OK)
+        memset(out, 0, sizeof(*out)); /* never leave a half-chosen challenge behind */
+    return rc;
 }
 
 /* ---- Client side: answering -------------------------------------------------------------- */

@@ -128,6 +128,7 @@ int digest_credentials_parse(struct rd_str value, char *scratch, size_t scratch_
  * Checks in this order:
  *   no qop (RFC 2069 form; we always offer qop="auth" and require it) -> RD_EPROTO
  *   cr->uri != request_uri byte for byte (RFC 7616 §3.4.6)          -> RD_EPROTO
+ *   response not 2 * rd_hash_len(cr->alg) lower-case hex digits       -> RD_EPROTO
  *   cr->realm != srv->realm, nonce not ours or tampered               -> RD_EAUTH
  *   ha1_hex not 2 * rd_hash_len(cr->alg) hex digits (registry data)  -> RD_EAUTH (fail closed)
  *   response differs (constant-time compare)                           -> RD_EAUTH
@@ -171,7 +172,8 @@ struct digest_challenge {
  * duplicate; a usable Digest challenge needs realm and nonce, within RD_AUTH_MAX_REALM,
  * RD_AUTH_MAX_NONCE and (opaque) RD_AUTH_MAX_OPAQUE. Syntax errors anywhere fail the whole
  * response. Returns RD_OK and fills *out (nc = 0); RD_ENOTFOUND when nothing usable is
- * offered; RD_EPROTO (malformed) or RD_ELIMIT (a cap). */
+ * offered; RD_EPROTO (malformed) or RD_ELIMIT (a cap). On any error *out is all zero
+ * (scheme DIGEST_SCHEME_NONE, which digest_authorization_build refuses). */
 int digest_challenge_pick(const struct rd_str *values, size_t n, bool allow_basic,
                           struct digest_challenge *out);
 

@@ -1008,8 +1008,11 @@ test_pick_table(void **state)
         if (rc != v->rc)
             fail_msg("vector %zu (%s): got %d, want %d", i, v->values[0] ? v->values[0] : "-", rc,
                      v->rc);
-        if (rc != RD_OK)
+        if (rc != RD_OK) {
+            assert_int_equal(ch.scheme, DIGEST_SCHEME_NONE);
+            assert_int_equal(ch.realm_len, 0);
             continue;
+        }
         assert_int_equal(ch.scheme, v->scheme);
         if (v->scheme == DIGEST_SCHEME_DIGEST) {
             assert_int_equal(ch.alg, v->alg);
