@@ -175,8 +175,9 @@ rd_b64url_decode(struct rd_str in, uint8_t *out, size_t cap)
     return (int)o;
 }
 
+/* 64 digits, then the pad character at index 64. */
 static const char b64_alphabet[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=";
 
 size_t
 rd_b64_len(size_t n)
@@ -199,8 +200,9 @@ rd_b64_encode(const uint8_t *in, size_t len, char *out, size_t cap)
             v |= in[i + 2];
         out[o++] = b64_alphabet[(v >> 18) & 63];
         out[o++] = b64_alphabet[(v >> 12) & 63];
-        out[o++] = left > 1 ? b64_alphabet[(v >> 6) & 63] : '=';
-        out[o++] = left > 2 ? b64_alphabet[v & 63] : '=';
+        /* '=' pads a final group of one or two bytes (RFC 4648 §4). */
+        out[o++] = b64_alphabet[left > 1 ? (v >> 6) & 63 : 64];
+        out[o++] = b64_alphabet[left > 2 ? v & 63 : 64];
     }
     out[o] = '\0';
     return (int)o;

@@ -122,10 +122,10 @@ enum ap_kind {
 };
 
 struct ap_item {
-    enum ap_kind kind;
     struct rd_str name;  /* scheme or parameter name */
     struct rd_str value; /* raw: without the quotes, quoted-pairs still escaped; or token68 */
-    bool escaped;        /* value holds quoted-pairs */
+    enum ap_kind kind;
+    bool escaped; /* value holds quoted-pairs */
 };
 
 struct ap_scan {
@@ -931,6 +931,9 @@ static int
 pick(const struct rd_str *values, size_t n, bool allow_basic, struct digest_challenge *out)
 {
     struct chal_acc acc;
+    acc.scheme = RD_STR_NULL;
+    acc.token68 = false;
+    acc.n = 0;
     struct digest_challenge cand;
     int best = 0;
     size_t n_challenges = 0;
@@ -964,6 +967,8 @@ pick(const struct rd_str *values, size_t n, bool allow_basic, struct digest_chal
                 acc.token68 = false;
                 acc.n = 0;
                 open = true;
+            } else if (!open) {
+                return RD_EPROTO; /* unreachable: the scanner refuses params before a scheme */
             } else if (it.kind == AP_TOKEN68) {
                 acc.token68 = true;
             } else {
