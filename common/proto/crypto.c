@@ -224,3 +224,42 @@ rd_b64_decode(struct rd_str in, uint8_t *out, size_t cap)
         return RD_EPROTO;
     return (int)o;
 }
+
+/* 64 digits, then the pad character at index 64. */
+static const char b64_alphabet[] =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=";
+
+size_t
+rd_b64_len(size_t n)
+{
+    return (n / 3 + (n % 3 != 0)) * 4;
+}
+
+int
+rd_b64_encode(const uint8_t *in, size_t len, char *out, size_t cap)
+{
+    if (len > (size_t)INT32_MAX / 2 || rd_b64_len(len) >= cap)
+        return RD_ELIMIT;
+    size_t o = 0;
+    for (size_t i = 0; i < len; i += 3) {
+        size_t left = len - i;
+        uint32_t v = (uint32_t)in[i] << 16;
+        if (left > 1)
+            v |= (uint32_t)in[i + 1] << 8;
+        if (left > 2)
+            v |= in[i + 2];
+        out[o++] = b64_alphabet[(v >> 18) & 63];
+        out[o++] = b64_alphabet[(v >> 12) & 63];
+        /* '=' pads a final group of one or two bytes (RFC 4648 §4). */
+        out[o++] = b64_alphabet[left > 1 ? (v >> 6) & 63 : 64];
+        out[o++] = b64_alphabet[left > 2 ? v & 63 : 64];
+    }
+    out[o] = '\0';
+    return (int)o;
+}
+
+void
+rd_cleanse(void *p, size_t len)
+{
+    OPENSSL_cleanse(p, len);
+}

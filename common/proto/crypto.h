@@ -56,4 +56,15 @@ int rd_b64url_decode(struct rd_str in, uint8_t *out, size_t cap);
  * RD_ELIMIT if out[cap] is too small (nothing is truncated). */
 int rd_b64_decode(struct rd_str in, uint8_t *out, size_t cap);
 
+/* Standard base64 with '=' padding (RFC 4648 §4), as HTTP/RTSP Basic credentials need
+ * (RFC 7617 §2). Encoded length of n bytes: 4 * ceil(n / 3). */
+size_t rd_b64_len(size_t n);
+/* Encodes in[0..len) into out[cap], NUL-terminated. Returns characters written (without the
+ * NUL) or RD_ELIMIT if cap is too small (nothing is truncated). */
+int rd_b64_encode(const uint8_t *in, size_t len, char *out, size_t cap);
+
+/* Overwrites p[0..len) with zeros in a way the compiler may not elide (OPENSSL_cleanse):
+ * for buffers that held a password. */
+void rd_cleanse(void *p, size_t len);
+
 #endif

@@ -63,8 +63,19 @@
 #define RD_AUTH_MAX_USERNAME 128
 #define RD_AUTH_MAX_URI      RD_RTSP_MAX_URI
 #define RD_AUTH_MAX_PARAMS   16
-/* Lifetime of a nonce we issue; an older one gets a new challenge with stale=true. */
+/* opaque from a camera's challenge, stored and echoed by the relay. Longer: upstream error. */
+#define RD_AUTH_MAX_OPAQUE 256
+/* Challenges in all WWW-Authenticate headers of one response (a camera offers 1-3: Digest
+ * SHA-256, Digest MD5, Basic). More: upstream error. */
+#define RD_AUTH_MAX_CHALLENGES 8
+/* Password for a camera (client side) or for `user add` (HA1). Longer: refused as a
+ * configuration error; the CLI says so instead of hashing a cut-off password. */
+#define RD_AUTH_MAX_PASSWORD 128
+/* Lifetime of a nonce we issue; an older one gets a new challenge with stale=true. It is
+ * also what bounds replay of a captured Authorization: we keep no nonce-count state. */
 #define RD_AUTH_NONCE_TTL_S 300
+/* Shortest secret accepted for the stateless nonce MAC. Shorter: mint/check refuse. */
+#define RD_AUTH_NONCE_KEY_MIN_BYTES 16
 
 /* ---- URLs and viewer tokens (ARCHITECTURE.md §4.1) ------------------------------------- */
 

@@ -201,6 +201,49 @@ test_b64_standard(void **state)
 }
 
 static void
+test_b64_padded_vectors(void **state)
+{
+    (void)state;
+    /* RFC 4648 §10, with padding. */
+    static const char *const plain[] = {"", "f", "fo", "foo", "foob", "fooba", "foobar"};
+    static const char *const coded[] = {"",         "Zg==",     "Zm8=",    "Zm9v",
+                                        "Zm9vYg==", "Zm9vYmE=", "Zm9vYmFy"};
+    char enc[16];
+    for (size_t i = 0; i < sizeof(plain) / sizeof(plain[0]); i++) {
+        size_t n = strlen(plain[i]);
+        assert_int_equal(rd_b64_len(n), strlen(coded[i]));
+        int w = rd_b64_encode((const uint8_t *)plain[i], n, enc, sizeof(enc));
+        assert_int_equal(w, (int)strlen(coded[i]));
+        assert_string_equal(enc, coded[i]);
+        /* Exactly enough room (the NUL included) works; one byte less is refused. */
+        memset(enc, 'z', sizeof(enc));
+        assert_int_equal(rd_b64_encode((const uint8_t *)plain[i], n, enc, (size_t)w + 1), w);
+        memset(enc, 'z', sizeof(enc));
+        assert_int_equal(rd_b64_encode((const uint8_t *)plain[i], n, enc, (size_t)w), RD_ELIMIT);
+        assert_int_equal(enc[0], 'z'); /* nothing written on refusal */
+    }
+    /* The two characters where base64 and base64url differ. */
+    assert_int_equal(rd_b64_encode((const uint8_t *)"\xfb\xff", 2, enc, sizeof(enc)), 4);
+    assert_string_equal(enc, "+/8=");
+    /* RFC 7617 §2 example credentials. */
+    assert_int_equal(rd_b64_encode((const uint8_t *)"Aladdin:open sesame", 19, enc, 0), RD_ELIMIT);
+    char cred[32];
+    assert_int_equal(rd_b64_encode((const uint8_t *)"Aladdin:open sesame", 19, cred, sizeof(cred)),
+                     28);
+    assert_string_equal(cred, "QWxhZGRpbjpvcGVuIHNlc2FtZQ==");
+}
+
+static void
+test_cleanse(void **state)
+{
+    (void)state;
+    char secret[9] = "password";
+    rd_cleanse(secret, sizeof(secret));
+    for (size_t i = 0; i < sizeof(secret); i++)
+        assert_int_equal(secret[i], 0);
+}
+
+static void
 test_ct_equal_and_random(void **state)
 {
     (void)state;
@@ -218,6 +261,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_hmac_rfc4231),        cmocka_unit_test(test_hash_vectors),
     cmocka_unit_test(test_b64url_roundtrip),    cmocka_unit_test(test_b64url_vectors_and_rejects),
     cmocka_unit_test(test_ct_equal_and_random), cmocka_unit_test(test_b64_standard),
+    cmocka_unit_test(test_b64_padded_vectors),  cmocka_unit_test(test_cleanse),
 };
 
 RD_TEST_MAIN(tests)
