@@ -207,8 +207,12 @@ rtsp_resp_header(struct rtsp_out *out, const char *name, const char *value)
     return rtsp_resp_header_view(out, name, rd_str_cstr(value));
 }
 
-int
-rtsp_resp_headerf(struct rtsp_out *out, const char *name, const char *fmt, ...)
+static int header_vf(struct rtsp_out *out, const char *name, const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
+
+/* The value is formatted straight into the buffer, then checked like any other. */
+static int
+header_vf(struct rtsp_out *out, const char *name, const char *fmt, va_list ap)
 {
     int rc = header_start(out, name);
     if (rc != RD_OK)
@@ -216,10 +220,7 @@ rtsp_resp_headerf(struct rtsp_out *out, const char *name, const char *fmt, ...)
     size_t room = out->cap - out->len;
     if (room == 0)
         return abandon(out, RD_ELIMIT);
-    va_list ap;
-    va_start(ap, fmt);
     int n = vsnprintf(out->buf + out->len, room, fmt, ap);
-    va_end(ap);
     if (n < 0)
         return abandon(out, RD_EPROTO);
     if ((size_t)n >= room)
@@ -228,6 +229,16 @@ rtsp_resp_headerf(struct rtsp_out *out, const char *name, const char *fmt, ...)
         return abandon(out, RD_EPROTO);
     out->len += (size_t)n;
     return put_str(out, "\r\n");
+}
+
+int
+rtsp_resp_headerf(struct rtsp_out *out, const char *name, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = header_vf(out, name, fmt, ap);
+    va_end(ap);
+    return rc;
 }
 
 static int

@@ -10,9 +10,18 @@
 
 #include "rd_str.h"
 #include "rtsp_codes.h"
+#include "rtsp_msg.h"
 
 /* "No CSeq to echo" for rtsp_resp_begin() (the request had none or an invalid one). */
 #define RTSP_CSEQ_NONE ((int64_t)-1)
+
+/* The cseq argument for rtsp_resp_begin() when answering msg: its parsed CSeq, or
+ * RTSP_CSEQ_NONE when it had none or an invalid one (also after a parse error). */
+static inline int64_t
+rtsp_resp_cseq_of(const struct rtsp_msg *msg)
+{
+    return msg->has_cseq ? (int64_t)msg->cseq : RTSP_CSEQ_NONE;
+}
 
 /* An output buffer. Messages are appended at len, so one buffer can queue several responses
  * (pipelining). A failing call removes the whole message being built (len returns to where

@@ -8,11 +8,18 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "rd_limits.h"
 #include "rtsp_msg.h"
 
 /* '$' channel length(16 bits, network order) payload: RFC 2326 §10.12. */
 #define RTSP_FRAME_MAGIC      '$'
 #define RTSP_FRAME_HEADER_LEN 4
+/* The largest item: a frame of RD_RTP_MAX_PACKET bytes, or a maximal response. Size a
+ * camera connection's input buffer to this. */
+#define RTSP_FRAME_MAX_ITEM_BYTES                                                                  \
+    (RTSP_MSG_MAX_RESPONSE_BYTES > RTSP_FRAME_HEADER_LEN + RD_RTP_MAX_PACKET                       \
+         ? RTSP_MSG_MAX_RESPONSE_BYTES                                                             \
+         : RTSP_FRAME_HEADER_LEN + RD_RTP_MAX_PACKET)
 
 enum rtsp_frame_kind {
     RTSP_FRAME_MSG,  /* an RTSP message, parsed into the caller's struct rtsp_msg */

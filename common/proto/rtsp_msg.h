@@ -103,6 +103,14 @@ struct rtsp_msg {
     enum rtsp_msg_error error; /* which check failed */
 };
 
+/* The most bytes one message can occupy under the hard caps (leading empty lines, header
+ * block, body). An input buffer of at least this size never reports RD_AGAIN merely for
+ * being full; a smaller one (e.g. with lowered limits) must treat "full and RD_AGAIN" as 400. */
+#define RTSP_MSG_MAX_REQUEST_BYTES                                                                 \
+    (2 * RD_RTSP_MAX_LEADING_EMPTY_LINES + RD_RTSP_MAX_HEADER_BLOCK + RD_RTSP_MAX_REQUEST_BODY)
+#define RTSP_MSG_MAX_RESPONSE_BYTES                                                                \
+    (2 * RD_RTSP_MAX_LEADING_EMPTY_LINES + RD_RTSP_MAX_HEADER_BLOCK + RD_RTSP_MAX_RESPONSE_BODY)
+
 /* Returns the default (hard-cap) limits for requests or responses. */
 struct rtsp_limits rtsp_limits_default(enum rtsp_msg_kind kind);
 
@@ -121,6 +129,8 @@ struct rtsp_limits rtsp_limits_default(enum rtsp_msg_kind kind);
  * them into SP would let two parsers disagree), any Transfer-Encoding (RFC 2326 §4.3 has no
  * chunked coding). Request bodies are accepted only on GET_PARAMETER, SET_PARAMETER and
  * ANNOUNCE (ANNOUNCE so the router can answer 405 on a stream still in sync).
+ * Every error is a framing error: answer msg->status_hint (with CSeq only if has_cseq) and
+ * close, the stream cannot be trusted any more (SECURITY.md §2.2).
  * lim may be NULL for rtsp_limits_default(kind). msg is written in all cases; its views
  * point into buf (borrowed; valid while buf is). Never allocates, never reads buf[len]. */
 ssize_t rtsp_msg_parse(const char *buf, size_t len, enum rtsp_msg_kind kind,

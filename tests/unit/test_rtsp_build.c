@@ -48,9 +48,14 @@ test_response_bytes(void **state)
     assert_true(m.has_cseq);
     assert_int_equal(m.cseq, 2);
 
+    assert_int_equal(rtsp_resp_cseq_of(&m), 2);
+
     /* No CSeq to echo: the line is left out. */
+    static const char no_cseq[] = "OPTIONS * RTSP/1.0\r\nCSeq: 1\r\nCSeq: 1\r\n\r\n";
+    assert_int_equal(rtsp_msg_parse_request(no_cseq, sizeof(no_cseq) - 1, &m), RD_EPROTO);
+    assert_int_equal(rtsp_resp_cseq_of(&m), RTSP_CSEQ_NONE);
     rtsp_out_init(&out, buf, sizeof(buf), 0);
-    assert_int_equal(rtsp_resp_begin(&out, 400, RTSP_CSEQ_NONE), RD_OK);
+    assert_int_equal(rtsp_resp_begin(&out, m.status_hint, rtsp_resp_cseq_of(&m)), RD_OK);
     assert_int_equal(rtsp_resp_end(&out, NULL, 0), RD_OK);
     static const char want_400[] = "RTSP/1.0 400 Bad Request\r\nContent-Length: 0\r\n\r\n";
     assert_int_equal(out.len, sizeof(want_400) - 1);

@@ -324,6 +324,9 @@ test_max_frame(void **state)
     assert_int_equal(rtsp_frame_next(s.p + first, 4 + 65535, RTSP_MSG_RESPONSE, NULL, &it, &msg),
                      4 + 65535);
     assert_int_equal(it.payload_len, 65535);
+    /* An input buffer of RTSP_FRAME_MAX_ITEM_BYTES holds the largest frame and response. */
+    assert_true(RTSP_FRAME_MAX_ITEM_BYTES >= 4 + 65535);
+    assert_true(RTSP_FRAME_MAX_ITEM_BYTES >= RTSP_MSG_MAX_RESPONSE_BYTES);
     st_free(&s);
 }
 

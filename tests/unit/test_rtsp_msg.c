@@ -1154,6 +1154,32 @@ limit_obs_fold(void **state)
     assert_int_equal(m.status_hint, 400);
 }
 
+/* The size macros are exact: a message using every cap at once parses and has that size. */
+static void
+test_max_message_size(void **state)
+{
+    (void)state;
+    for (int kind = REQ; kind <= RESP; kind++) {
+        size_t body = kind == REQ ? RD_RTSP_MAX_REQUEST_BODY : RD_RTSP_MAX_RESPONSE_BODY;
+        char head[128];
+        int n =
+            snprintf(head, sizeof(head), "%sCSeq: 1\r\nContent-Length: %zu\r\n",
+                     kind == REQ ? "SET_PARAMETER * RTSP/1.0\r\n" : "RTSP/1.0 200 OK\r\n", body);
+        assert_true(n > 0 && (size_t)n < sizeof(head));
+        struct sb s = {0};
+        for (int k = 0; k < RD_RTSP_MAX_LEADING_EMPTY_LINES; k++)
+            sb_str(&s, "\r\n");
+        sb_str(&s, head);
+        sb_pad_headers(&s, RD_RTSP_MAX_HEADER_BLOCK - (size_t)n - 2);
+        sb_str(&s, "\r\n");
+        sb_rep(&s, 'b', body);
+        size_t want = kind == REQ ? RTSP_MSG_MAX_REQUEST_BYTES : RTSP_MSG_MAX_RESPONSE_BYTES;
+        assert_int_equal(s.len, want);
+        expect(s.p, s.len, (enum rtsp_msg_kind)kind, NULL, (ssize_t)want, RTSP_MSG_ERR_NONE);
+        sb_free(&s);
+    }
+}
+
 static void
 test_strerror(void **state)
 {
@@ -1174,6 +1200,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_header_lookup),
     cmocka_unit_test(test_bad_vectors),
     cmocka_unit_test(test_strerror),
+    cmocka_unit_test(test_max_message_size),
     cmocka_unit_test(limit_leading_empty_lines),
     cmocka_unit_test(limit_start_line),
     cmocka_unit_test(limit_method),
