@@ -16,7 +16,7 @@
 #define RTSP_CSEQ_NONE ((int64_t)-1)
 
 /* The cseq argument for rtsp_resp_begin() when answering msg: its parsed CSeq, or
- * RTSP_CSEQ_NONE when it had none or an invalid one (also after a parse error). */
+ * RTSP_CSEQ_NONE when it had none or an invalid one. Also right after a failed parse. */
 static inline int64_t
 rtsp_resp_cseq_of(const struct rtsp_msg *msg)
 {

@@ -67,9 +67,9 @@ enum rtsp_msg_error {
     RTSP_MSG_ERR_CSEQ_MISSING,      /* 400 EPROTO: no CSeq (has_cseq is false: do not echo) */
     RTSP_MSG_ERR_CSEQ_DUPLICATE,    /* 400 EPROTO: more than one CSeq (has_cseq false) */
     RTSP_MSG_ERR_CSEQ_SYNTAX,       /* 400 EPROTO: CSeq not digits only (has_cseq false) */
-    RTSP_MSG_ERR_CSEQ_LONG, /* 400 ELIMIT: CSeq over RD_RTSP_MAX_CSEQ_DIGITS (has_cseq false) */
-    RTSP_MSG_ERR_BODY_NOT_ALLOWED, /* 400 EPROTO: request body on a method that takes none */
-    RTSP_MSG_ERR_BODY_TOO_LARGE,   /* 413 ELIMIT: Content-Length over max_body */
+    RTSP_MSG_ERR_CSEQ_LONG,         /* 400 ELIMIT: CSeq over 9 digits (has_cseq false) */
+    RTSP_MSG_ERR_BODY_NOT_ALLOWED,  /* 400 EPROTO: request body on a method that takes none */
+    RTSP_MSG_ERR_BODY_TOO_LARGE,    /* 413 ELIMIT: Content-Length over max_body */
 };
 
 /* One header line: views into the parsed buffer. */
@@ -90,7 +90,8 @@ struct rtsp_msg {
     int status;           /* 100-599 */
     struct rd_str reason; /* may be empty */
     /* Both. */
-    bool has_cseq;         /* exactly one CSeq of 1-9 digits was seen: cseq may be echoed */
+    bool has_cseq;         /* exactly one CSeq of 1-9 digits in a complete header block: cseq
+                            * may be echoed (also in the reply to a later error) */
     uint32_t cseq;         /* RFC 2326 §12.17; valid only when has_cseq */
     size_t content_length; /* bytes; 0 when absent (RFC 2326 §4.3: no body without it) */
     struct rd_str body;    /* content_length bytes right after the header block */
@@ -104,8 +105,9 @@ struct rtsp_msg {
 };
 
 /* The most bytes one message can occupy under the hard caps (leading empty lines, header
- * block, body). An input buffer of at least this size never reports RD_AGAIN merely for
- * being full; a smaller one (e.g. with lowered limits) must treat "full and RD_AGAIN" as 400. */
+ * block, body). With an input buffer this large, RD_AGAIN never just means "buffer full".
+ * A smaller buffer needs limits lowered to fit it (2 * max_leading_empty_lines +
+ * max_header_block + max_body), or must answer "full and still RD_AGAIN" with 400. */
 #define RTSP_MSG_MAX_REQUEST_BYTES                                                                 \
     (2 * RD_RTSP_MAX_LEADING_EMPTY_LINES + RD_RTSP_MAX_HEADER_BLOCK + RD_RTSP_MAX_REQUEST_BODY)
 #define RTSP_MSG_MAX_RESPONSE_BYTES                                                                \
@@ -155,7 +157,7 @@ RTSP_MSG_MUST_CHECK bool rtsp_msg_header_nth(const struct rtsp_msg *msg, const c
 /* Returns how many header lines are called name (ASCII case-insensitive). */
 size_t rtsp_msg_header_count(const struct rtsp_msg *msg, const char *name);
 
-/* Returns a static description of an error for logs ("uri too long"). */
+/* Returns a static description of an error for logs ("request-uri too long"). */
 const char *rtsp_msg_strerror(enum rtsp_msg_error error);
 
 #endif
