@@ -150,11 +150,17 @@
 
 /* ---- Admin, status and heartbeat HTTP (libmicrohttpd) ---------------------------------- */
 
-#define RD_HTTP_CONN_TIMEOUT_S 10 /* MHD default is no timeout */
-#define RD_HTTP_CONN_LIMIT     256
-#define RD_HTTP_PER_IP_LIMIT   16
-#define RD_HTTP_CONN_MEMORY    (64 * 1024)
-#define RD_HTTP_MAX_ADMIN_BODY (64 * 1024) /* larger: 413 */
+/* Relay-channel requests carry their signing time; one further than this from the broker's
+ * clock is refused with 401 (replays of old captures fail even with a new boot id). */
+#define RD_HEARTBEAT_SKEW_S 30
+/* Heartbeats per relay: sustained rate and burst of the token bucket. More: 429. */
+#define RD_HEARTBEAT_RATE_PER_S 2
+#define RD_HEARTBEAT_BURST      5
+#define RD_HTTP_CONN_TIMEOUT_S  10 /* MHD default is no timeout */
+#define RD_HTTP_CONN_LIMIT      256
+#define RD_HTTP_PER_IP_LIMIT    16
+#define RD_HTTP_CONN_MEMORY     (64 * 1024)
+#define RD_HTTP_MAX_ADMIN_BODY  (64 * 1024) /* larger: 413 */
 /* Heartbeat body: RD_HEARTBEAT_MAX_CAMERAS camera entries and the relay fields. Larger: 413. */
 #define RD_HTTP_MAX_HEARTBEAT_BODY (64 * 1024)
 
