@@ -46,7 +46,8 @@ void catalog_free(struct catalog *cat);
 /* The registry version the snapshot was built from. */
 uint64_t catalog_version(const struct catalog *cat);
 
-/* Lookups: O(1) average. Returned pointers live as long as the catalog. NULL = unknown. */
+/* Lookups: binary search, O(log n). Returned pointers live as long as the catalog. NULL =
+ * unknown. */
 const struct catalog_camera *catalog_camera(const struct catalog *cat, const char *id);
 const struct catalog_relay *catalog_relay(const struct catalog *cat, const char *id);
 const struct catalog_user *catalog_user(const struct catalog *cat, const char *name);
