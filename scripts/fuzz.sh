@@ -11,7 +11,7 @@ cd "$root"
 seconds=${1:-600}
 parallel=${2:-2}
 shift $(($# > 2 ? 2 : $#))
-build=build/fuzz
+build=${RD_FUZZ_BUILD:-build/fuzz}
 CC=clang cmake -S . -B $build -DCMAKE_BUILD_TYPE=Debug -DRD_SANITIZE=address,undefined \
     -DRD_FUZZ=ON >/dev/null
 cmake --build $build -j "$(nproc)" >/dev/null
