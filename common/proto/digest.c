@@ -19,13 +19,6 @@ is_alnum(unsigned char c)
 
 /* tchar = "!" / "#" / "$" / "%" / "&" / "'" / "*" / "+" / "-" / "." / "^" / "_" / "`" / "|" /
  * "~" / DIGIT / ALPHA */
-static bool
-is_tchar(unsigned char c)
-{
-    static const char extra[] = "!#$%&'*+-.^_`|~";
-    return is_alnum(c) || (c != 0 && memchr(extra, c, sizeof(extra) - 1) != NULL);
-}
-
 /* token68 = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"=" */
 static bool
 is_token68_char(unsigned char c)
@@ -49,18 +42,6 @@ static bool
 is_lhex(unsigned char c)
 {
     return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
-}
-
-static int
-hex_value(unsigned char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
 }
 
 static bool
@@ -91,18 +72,6 @@ has_crlf_nul(struct rd_str s)
             return true;
     }
     return false;
-}
-
-static bool
-is_token(struct rd_str s)
-{
-    if (s.len == 0)
-        return false;
-    for (size_t i = 0; i < s.len; i++) {
-        if (!is_tchar((unsigned char)s.p[i]))
-            return false;
-    }
-    return true;
 }
 
 /* ---- Auth-param scanner (RFC 7235 §2.1, §4.1, §4.2) --------------------------------------
@@ -158,7 +127,7 @@ static size_t
 ap_token_len(const struct ap_scan *s)
 {
     size_t n = 0;
-    while (s->pos + n < s->len && is_tchar((unsigned char)s->p[s->pos + n]))
+    while (s->pos + n < s->len && rd_is_tchar((unsigned char)s->p[s->pos + n]))
         n++;
     return n;
 }
@@ -743,7 +712,7 @@ digest_credentials_parse(struct rd_str value, char *scratch, size_t scratch_cap,
             return RD_EPROTO;
         uint32_t v = 0;
         for (size_t i = 0; i < 8; i++) {
-            int d = hex_value((unsigned char)out->nc.p[i]);
+            int d = rd_hex_value((unsigned char)out->nc.p[i]);
             if (d < 0)
                 return RD_EPROTO;
             v = v << 4 | (uint32_t)d;
@@ -766,7 +735,7 @@ lhex_decode(struct rd_str hex, uint8_t *out, size_t len)
         unsigned char b = (unsigned char)hex.p[2 * i + 1];
         if (!is_lhex(a) || !is_lhex(b))
             return false;
-        out[i] = (uint8_t)(hex_value(a) << 4 | hex_value(b));
+        out[i] = (uint8_t)(rd_hex_value(a) << 4 | rd_hex_value(b));
     }
     return true;
 }
@@ -796,7 +765,7 @@ digest_verify(const struct digest_server *srv, const struct digest_credentials *
         return RD_EAUTH;
     for (size_t i = 0; i < ha1_hex.len; i++) {
         unsigned char c = (unsigned char)ha1_hex.p[i];
-        if (hex_value(c) < 0)
+        if (rd_hex_value(c) < 0)
             return RD_EAUTH;
         ha1[i] = (char)(c >= 'A' && c <= 'F' ? c + ('a' - 'A') : c);
     }
@@ -1059,7 +1028,7 @@ digest_authorization_build_cnonce(struct digest_challenge *ch,
         || ch->realm_len > RD_AUTH_MAX_REALM || ch->nonce_len > RD_AUTH_MAX_NONCE
         || ch->opaque_len > RD_AUTH_MAX_OPAQUE)
         return RD_ELIMIT;
-    if (!is_token(req->method) || req->uri.len == 0 || has_ctl(req->uri))
+    if (!rd_str_is_token(req->method) || req->uri.len == 0 || has_ctl(req->uri))
         return RD_EPROTO;
     struct rd_str realm = rd_str_make(ch->realm, ch->realm_len);
     struct rd_str nonce = rd_str_make(ch->nonce, ch->nonce_len);

@@ -35,6 +35,38 @@ rd_str_starts_with_ci(struct rd_str a, const char *prefix)
     return a.len >= n && rd_str_eq_ci(rd_str_make(a.p, n), rd_str_make(prefix, n));
 }
 
+bool
+rd_is_tchar(unsigned char c)
+{
+    if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'))
+        return true;
+    return c != 0 && memchr("!#$%&'*+-.^_`|~", c, 15) != NULL;
+}
+
+bool
+rd_str_is_token(struct rd_str s)
+{
+    if (s.len == 0)
+        return false;
+    for (size_t i = 0; i < s.len; i++) {
+        if (!rd_is_tchar((unsigned char)s.p[i]))
+            return false;
+    }
+    return true;
+}
+
+int
+rd_hex_value(unsigned char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
 struct rd_str
 rd_str_trim(struct rd_str s)
 {

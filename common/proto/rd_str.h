@@ -47,6 +47,14 @@ bool rd_str_eq_ci(struct rd_str a, struct rd_str b);
 bool rd_str_eq_ci_cstr(struct rd_str a, const char *s);
 bool rd_str_starts_with_ci(struct rd_str a, const char *prefix);
 
+/* RFC 7230 §3.2.6 tchar, the token characters of RFC 2616 §2.2 that RFC 2326 §15 uses for
+ * methods, header names and parameter names. */
+bool rd_is_tchar(unsigned char c);
+/* A non-empty run of tchar. */
+bool rd_str_is_token(struct rd_str s);
+/* The value 0-15 of a hex digit (either case), or -1. */
+int rd_hex_value(unsigned char c);
+
 /* Strips leading and trailing SP and HT. */
 struct rd_str rd_str_trim(struct rd_str s);
 

@@ -69,22 +69,6 @@ put_u64(struct rtsp_out *out, uint64_t v)
     return put(out, digits + sizeof(digits) - n, n);
 }
 
-/* RFC 2616 §2.2 token (header names). */
-static bool
-is_token(const char *s)
-{
-    if (*s == '\0')
-        return false;
-    for (; *s != '\0'; s++) {
-        unsigned char c = (unsigned char)*s;
-        if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'))
-            continue;
-        if (strchr("!#$%&'*+-.^_`|~", c) == NULL)
-            return false;
-    }
-    return true;
-}
-
 /* TEXT without CTLs except HT (RFC 2326 §15): no CR, LF or NUL can reach the wire. */
 static bool
 is_text(const char *p, size_t n)
@@ -177,7 +161,7 @@ header_start(struct rtsp_out *out, const char *name)
     int rc = usable(out);
     if (rc != RD_OK)
         return rc;
-    if (name == NULL || !is_token(name) || is_framing_header(name))
+    if (name == NULL || !rd_str_is_token(rd_str_cstr(name)) || is_framing_header(name))
         return abandon(out, RD_EPROTO);
     if ((rc = put_str(out, name)) != RD_OK)
         return rc;

@@ -144,34 +144,6 @@ is_digit(unsigned char c)
     return c >= '0' && c <= '9';
 }
 
-/* RFC 2616 §2.2 token characters (RFC 2326 §15 reuses them for header names). */
-static bool
-is_tchar(unsigned char c)
-{
-    if (is_digit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'))
-        return true;
-    switch (c) {
-    case '!':
-    case '#':
-    case '$':
-    case '%':
-    case '&':
-    case '\'':
-    case '*':
-    case '+':
-    case '-':
-    case '.':
-    case '^':
-    case '_':
-    case '`':
-    case '|':
-    case '~':
-        return true;
-    default:
-        return false;
-    }
-}
-
 /* TEXT of RFC 2326 §15: any octet but CTLs; HT allowed (obs-text 0x80-0xFF passes). */
 static bool
 is_text(unsigned char c)
@@ -339,7 +311,7 @@ scan_headers(const struct scan *s, size_t i, const struct rtsp_limits *lim)
                 return rc;
             if (i - line_start >= max_line)
                 return fail(msg, RTSP_MSG_ERR_HEADER_LINE_LONG);
-            if (!is_tchar(c))
+            if (!rd_is_tchar(c))
                 break;
         }
         /* No whitespace before the colon (RFC 7230 §3.2.4: a classic smuggling vector). */

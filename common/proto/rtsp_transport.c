@@ -2,6 +2,7 @@
 /* Transport header parse, relay policy checks and formatter (RFC 2326 §12.39). One pass per
  * level (alternatives, then parameters), quote-aware, caps checked before work. */
 #include "rtsp_transport.h"
+#include "rd_out.h"
 
 #include "rd_err.h"
 
@@ -14,48 +15,6 @@
 #define TTL_DIGITS     3
 #define TTL_MAX        255u
 #define SSRC_HEX_MAX   8
-
-/* RFC 2616 §2.2 token characters (RFC 2326 §15 uses the same definition). */
-static bool
-is_token_char(unsigned char c)
-{
-    if (c <= 0x20 || c >= 0x7f)
-        return false;
-    switch (c) {
-    case '(':
-    case ')':
-    case '<':
-    case '>':
-    case '@':
-    case ',':
-    case ';':
-    case ':':
-    case '\\':
-    case '"':
-    case '/':
-    case '[':
-    case ']':
-    case '?':
-    case '=':
-    case '{':
-    case '}':
-        return false;
-    default:
-        return true;
-    }
-}
-
-static bool
-is_token(struct rd_str s)
-{
-    if (s.len == 0)
-        return false;
-    for (size_t i = 0; i < s.len; i++) {
-        if (!is_token_char((unsigned char)s.p[i]))
-            return false;
-    }
-    return true;
-}
 
 /* Splits *rest at the first sep outside a quoted string: *item gets the part before it and
  * *rest the part after; *more tells whether a separator was found. A quoted string may not
@@ -137,18 +96,6 @@ parse_range(struct rd_str v, unsigned digits, uint32_t max, struct rtsp_transpor
     return RD_OK;
 }
 
-static int
-hex_digit(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* RFC 2326 §12.39: ssrc = 8*8(HEX). Servers that drop leading zeros are accepted: the value
  * is unambiguous; more than 8 digits cannot be a 32-bit value. */
 static int
@@ -158,7 +105,7 @@ parse_ssrc(struct rd_str v, uint32_t *out)
         return RD_EPROTO;
     uint32_t x = 0;
     for (size_t i = 0; i < v.len; i++) {
-        int d = hex_digit(v.p[i]);
+        int d = rd_hex_value(v.p[i]);
         if (d < 0)
             return RD_EPROTO;
         x = (x << 4) | (uint32_t)d;
@@ -183,7 +130,7 @@ parse_mode(struct rd_str v, unsigned *mode)
         struct rd_str m;
         list = rd_str_split(list, ',', &m, &more);
         m = rd_str_trim(m);
-        if (!is_token(m))
+        if (!rd_str_is_token(m))
             return RD_EPROTO;
         if (rd_str_eq_ci_cstr(m, "PLAY"))
             *mode |= RTSP_TRANSPORT_MODE_PLAY;
@@ -260,7 +207,7 @@ parse_protocol(struct rd_str id, struct rtsp_transport_spec *s)
     while (more) {
         struct rd_str p;
         id = rd_str_split(id, '/', &p, &more);
-        if (!is_token(p))
+        if (!rd_str_is_token(p))
             return RD_EPROTO;
         if (n < 3)
             part[n] = p;
@@ -307,7 +254,7 @@ parse_spec(struct rd_str item, struct rtsp_transport_spec *s)
             return RD_ELIMIT;
         value = rd_str_trim(rd_str_split(p, '=', &name, &has_value));
         name = rd_str_trim(name);
-        if (!is_token(name) || !value_ok(value))
+        if (!rd_str_is_token(name) || !value_ok(value))
             return RD_EPROTO;
         for (unsigned i = 0; i < s->n_params; i++) {
             if (rd_str_eq_ci(names[i], name))
@@ -424,56 +371,19 @@ rtsp_transport_destination_is_peer(const struct rtsp_transport_spec *spec, struc
 
 /* ---- formatter ------------------------------------------------------------------------- */
 
-struct out_buf {
-    char *p;
-    size_t cap;
-    size_t len;
-    bool overflow;
-};
-
 static void
-put(struct out_buf *b, const char *s, size_t n)
+put_pair(struct rd_out *b, const char *name, uint32_t lo, uint32_t hi)
 {
-    if (b->overflow || n > b->cap || b->len > b->cap - n) {
-        b->overflow = true;
-        return;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-}
-
-static void
-put_cstr(struct out_buf *b, const char *s)
-{
-    put(b, s, strlen(s));
-}
-
-static void
-put_u32(struct out_buf *b, uint32_t v)
-{
-    char tmp[10];
-    size_t n = 0;
-    do {
-        tmp[sizeof(tmp) - 1 - n] = (char)('0' + v % 10);
-        v /= 10;
-        n++;
-    } while (v != 0);
-    put(b, tmp + sizeof(tmp) - n, n);
-}
-
-static void
-put_pair(struct out_buf *b, const char *name, uint32_t lo, uint32_t hi)
-{
-    put_cstr(b, name);
-    put_u32(b, lo);
-    put_cstr(b, "-");
-    put_u32(b, hi);
+    rd_out_puts(b, name);
+    rd_out_u64(b, lo);
+    rd_out_puts(b, "-");
+    rd_out_u64(b, hi);
 }
 
 int
 rtsp_transport_format(const struct rtsp_transport_choice *c, char *out, size_t cap)
 {
-    struct out_buf b = {out, cap, 0, false};
+    struct rd_out b = {out, cap, 0, false};
 
     if (cap > 0)
         out[0] = '\0';
@@ -481,14 +391,14 @@ rtsp_transport_format(const struct rtsp_transport_choice *c, char *out, size_t c
         if (c->client_rtcp < c->client_rtp
             || (c->has_server_port && c->server_rtcp < c->server_rtp))
             return RD_EPROTO;
-        put_cstr(&b, "RTP/AVP;unicast");
+        rd_out_puts(&b, "RTP/AVP;unicast");
         put_pair(&b, ";client_port=", c->client_rtp, c->client_rtcp);
         if (c->has_server_port)
             put_pair(&b, ";server_port=", c->server_rtp, c->server_rtcp);
     } else {
         if (!c->has_channels || c->channel_rtcp < c->channel_rtp)
             return RD_EPROTO;
-        put_cstr(&b, "RTP/AVP/TCP;unicast");
+        rd_out_puts(&b, "RTP/AVP/TCP;unicast");
         put_pair(&b, ";interleaved=", c->channel_rtp, c->channel_rtcp);
     }
     if (c->has_ssrc) {
@@ -496,10 +406,10 @@ rtsp_transport_format(const struct rtsp_transport_choice *c, char *out, size_t c
         char s[SSRC_HEX_MAX];
         for (unsigned i = 0; i < SSRC_HEX_MAX; i++)
             s[i] = hex[(c->ssrc >> (28 - 4 * i)) & 0xfu];
-        put_cstr(&b, ";ssrc=");
-        put(&b, s, sizeof(s));
+        rd_out_puts(&b, ";ssrc=");
+        rd_out_put(&b, s, sizeof(s));
     }
-    put(&b, "", 1); /* the NUL must fit too */
+    rd_out_put(&b, "", 1); /* the NUL must fit too */
     if (b.overflow) {
         if (cap > 0)
             out[0] = '\0';

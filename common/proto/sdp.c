@@ -2,6 +2,7 @@
 /* SDP parser (RFC 4566), a=control resolution (RFC 2326 C.1.1) and the relay's rewrite.
  * Single pass over lines; every line is recorded so the rewrite can keep the order. */
 #include "sdp.h"
+#include "rd_out.h"
 
 #include "rd_err.h"
 
@@ -14,7 +15,6 @@
 #define CLOCK_DIGITS   10
 #define CHANNEL_DIGITS 3
 #define CHANNEL_MAX    255u
-#define U64_DIGITS     20
 #define TRACK_DIGITS   5
 
 /* H.264 (RFC 6184 §8.2.1) and H.265 (RFC 7798 §7.1) both mandate a 90 kHz clock. */
@@ -455,63 +455,6 @@ sdp_media_codec(const struct sdp_media *m, struct sdp_codec *out)
 
 /* ---- output helpers -------------------------------------------------------------------- */
 
-struct out_buf {
-    char *p;
-    size_t cap;
-    size_t len;
-    bool overflow;
-};
-
-static void
-put(struct out_buf *b, const char *s, size_t n)
-{
-    if (b->overflow || n > b->cap || b->len > b->cap - n) {
-        b->overflow = true;
-        return;
-    }
-    if (n > 0)
-        memcpy(b->p + b->len, s, n);
-    b->len += n;
-}
-
-static void
-put_str(struct out_buf *b, struct rd_str s)
-{
-    put(b, s.p, s.len);
-}
-
-static void
-put_cstr(struct out_buf *b, const char *s)
-{
-    put(b, s, strlen(s));
-}
-
-static void
-put_u64(struct out_buf *b, uint64_t v)
-{
-    char tmp[U64_DIGITS];
-    size_t n = 0;
-    do {
-        tmp[sizeof(tmp) - 1 - n] = (char)('0' + v % 10);
-        v /= 10;
-        n++;
-    } while (v != 0);
-    put(b, tmp + sizeof(tmp) - n, n);
-}
-
-/* Appends the NUL and returns the length, or RD_ELIMIT leaving an empty string. */
-static int
-finish(struct out_buf *b)
-{
-    put(b, "", 1);
-    if (b->overflow) {
-        if (b->cap > 0)
-            b->p[0] = '\0';
-        return RD_ELIMIT;
-    }
-    return (int)(b->len - 1);
-}
-
 /* Non-empty, every byte in lo..0x7e. */
 static bool
 all_in(struct rd_str s, unsigned char lo)
@@ -551,7 +494,7 @@ scheme_of(struct rd_str s, struct rd_str *scheme)
 int
 sdp_resolve_control(struct rd_str base, struct rd_str control, char *out, size_t cap)
 {
-    struct out_buf b = {out, cap, 0, false};
+    struct rd_out b = {out, cap, 0, false};
     struct rd_str scheme;
 
     if (cap > 0)
@@ -559,8 +502,8 @@ sdp_resolve_control(struct rd_str base, struct rd_str control, char *out, size_t
     if (control.len == 0 || rd_str_eq_cstr(control, "*")) {
         if (!all_in(base, 0x21))
             return RD_EPROTO;
-        put_str(&b, base);
-        return finish(&b);
+        rd_out_str(&b, base);
+        return rd_out_finish(&b);
     }
     if (!all_in(control, 0x21))
         return RD_EPROTO;
@@ -570,8 +513,8 @@ sdp_resolve_control(struct rd_str base, struct rd_str control, char *out, size_t
         if (!ours || control.len < after + 2 || control.p[after] != '/'
             || control.p[after + 1] != '/')
             return RD_EPROTO;
-        put_str(&b, control);
-        return finish(&b);
+        rd_out_str(&b, control);
+        return rd_out_finish(&b);
     }
     if (control.len >= 2 && control.p[0] == '/' && control.p[1] == '/')
         return RD_EPROTO; /* a network-path reference names another host */
@@ -591,18 +534,18 @@ sdp_resolve_control(struct rd_str base, struct rd_str control, char *out, size_t
     bool own_query = control.len > 0
                      && (memchr(control.p, '?', control.len) != NULL
                          || memchr(control.p, '#', control.len) != NULL);
-    put_str(&b, path);
-    put_cstr(&b, "/");
-    put_str(&b, control);
+    rd_out_str(&b, path);
+    rd_out_puts(&b, "/");
+    rd_out_str(&b, control);
     if (!own_query)
-        put_str(&b, query);
-    return finish(&b);
+        rd_out_str(&b, query);
+    return rd_out_finish(&b);
 }
 
 /* ---- rewrite for the relay ------------------------------------------------------------- */
 
 struct writer {
-    struct out_buf b;
+    struct rd_out b;
     unsigned n_lines;
 };
 
@@ -610,18 +553,18 @@ static void
 emit(struct writer *w, char type, struct rd_str value)
 {
     char head[2] = {type, '='};
-    put(&w->b, head, sizeof(head));
-    put_str(&w->b, value);
-    put(&w->b, "\r\n", 2);
+    rd_out_put(&w->b, head, sizeof(head));
+    rd_out_str(&w->b, value);
+    rd_out_put(&w->b, "\r\n", 2);
     w->n_lines++;
 }
 
 static void
 emit_track_control(struct writer *w, unsigned index)
 {
-    put_cstr(&w->b, "a=control:" SDP_RELAY_TRACK_PREFIX);
-    put_u64(&w->b, index);
-    put(&w->b, "\r\n", 2);
+    rd_out_puts(&w->b, "a=control:" SDP_RELAY_TRACK_PREFIX);
+    rd_out_u64(&w->b, index);
+    rd_out_put(&w->b, "\r\n", 2);
     w->n_lines++;
 }
 
@@ -647,15 +590,15 @@ sdp_write_for_relay(const struct sdp *sdp, const struct sdp_rewrite *opts, char 
         return RD_EPROTO;
 
     emit(&w, 'v', RD_STR_LIT("0"));
-    put_cstr(&w.b, "o=");
-    put_str(&w.b, opts->origin_username);
-    put_cstr(&w.b, " ");
-    put_u64(&w.b, opts->origin_session_id);
-    put_cstr(&w.b, " ");
-    put_u64(&w.b, opts->origin_session_version);
-    put_cstr(&w.b, " ");
-    put_str(&w.b, opts->origin_address);
-    put(&w.b, "\r\n", 2);
+    rd_out_puts(&w.b, "o=");
+    rd_out_str(&w.b, opts->origin_username);
+    rd_out_puts(&w.b, " ");
+    rd_out_u64(&w.b, opts->origin_session_id);
+    rd_out_puts(&w.b, " ");
+    rd_out_u64(&w.b, opts->origin_session_version);
+    rd_out_puts(&w.b, " ");
+    rd_out_str(&w.b, opts->origin_address);
+    rd_out_put(&w.b, "\r\n", 2);
     w.n_lines++;
 
     for (unsigned i = s->first_line; i < s->first_line + s->n_lines; i++) {
@@ -700,7 +643,7 @@ sdp_write_for_relay(const struct sdp *sdp, const struct sdp_rewrite *opts, char 
     /* Keep the promise that the output parses again with sdp_parse. */
     if (w.n_lines > RD_SDP_MAX_LINES || w.b.len > RD_SDP_MAX_BYTES)
         w.b.overflow = true;
-    return finish(&w.b);
+    return rd_out_finish(&w.b);
 }
 
 int

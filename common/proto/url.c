@@ -26,16 +26,6 @@ is_hex(unsigned char c)
     return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
 }
 
-static unsigned
-hex_value(unsigned char c)
-{
-    if (is_digit(c))
-        return (unsigned)(c - '0');
-    if (c >= 'a' && c <= 'f')
-        return (unsigned)(c - 'a' + 10);
-    return (unsigned)(c - 'A' + 10);
-}
-
 /* RFC 3986 §2.3 */
 static bool
 is_unreserved(unsigned char c)
@@ -410,8 +400,8 @@ pct_scan_run(struct rd_str in, char *out, size_t cap, struct pct_scan *res)
             if (in.len - i < 3 || !is_hex((unsigned char)in.p[i + 1])
                 || !is_hex((unsigned char)in.p[i + 2]))
                 return RD_EPROTO;
-            b = (unsigned char)(hex_value((unsigned char)in.p[i + 1]) << 4
-                                | hex_value((unsigned char)in.p[i + 2]));
+            b = (unsigned char)(rd_hex_value((unsigned char)in.p[i + 1]) << 4
+                                | rd_hex_value((unsigned char)in.p[i + 2]));
             i += 2;
             if (b == '/')
                 res->has_slash = true;

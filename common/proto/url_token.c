@@ -172,18 +172,6 @@ is_space(char c)
     return c == ' ' || c == '\t' || c == '\r' || c == '\n';
 }
 
-static int
-hex_digit(unsigned char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 int
 url_token_key_parse(struct rd_str kid, struct rd_str text, struct url_token_key *out)
 {
@@ -198,8 +186,8 @@ url_token_key_parse(struct rd_str kid, struct rd_str text, struct url_token_key 
         goto fail;
     if (text.len == 2 * RD_TOKEN_KEY_BYTES) {
         for (size_t i = 0; i < RD_TOKEN_KEY_BYTES; i++) {
-            int hi = hex_digit((unsigned char)text.p[2 * i]);
-            int lo = hex_digit((unsigned char)text.p[2 * i + 1]);
+            int hi = rd_hex_value((unsigned char)text.p[2 * i]);
+            int lo = rd_hex_value((unsigned char)text.p[2 * i + 1]);
             if (hi < 0 || lo < 0)
                 goto fail;
             out->key[i] = (uint8_t)(hi << 4 | lo);

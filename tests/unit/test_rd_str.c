@@ -63,7 +63,27 @@ test_copy_never_truncates(void **state)
     assert_string_equal(rd_strstatus(RD_ELIMIT), "limit exceeded");
 }
 
+static void
+test_char_classes(void **state)
+{
+    (void)state;
+    assert_true(rd_str_is_token(RD_STR_LIT("GET_PARAMETER")));
+    assert_true(rd_str_is_token(RD_STR_LIT("x-Custom.Header~1!#$%&'*+^_`|")));
+    assert_false(rd_str_is_token(RD_STR_LIT("")));
+    const char *bad = "()<>@,;:\\\"/[]?={} \t\x7f";
+    for (const char *c = bad; *c != '\0'; c++)
+        assert_false(rd_is_tchar((unsigned char)*c));
+    assert_false(rd_is_tchar(0));
+    assert_false(rd_is_tchar(0x80));
+    assert_int_equal(rd_hex_value('0'), 0);
+    assert_int_equal(rd_hex_value('a'), 10);
+    assert_int_equal(rd_hex_value('F'), 15);
+    assert_int_equal(rd_hex_value('g'), -1);
+    assert_int_equal(rd_hex_value(0xff), -1);
+}
+
 static const struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_char_classes),
     cmocka_unit_test(test_numbers),
     cmocka_unit_test(test_compare_trim_split),
     cmocka_unit_test(test_copy_never_truncates),
