@@ -146,8 +146,11 @@ b64url_value(unsigned char c)
     return -1;
 }
 
-int
-rd_b64url_decode(struct rd_str in, uint8_t *out, size_t cap)
+/* Decodes in (no padding) with the digit values of value(): shared by base64url and base64.
+ * Rejects a length of 1 mod 4 and non-zero unused trailing bits, so each byte string has
+ * exactly one spelling. */
+static int
+b64_decode_with(struct rd_str in, int (*value)(unsigned char), uint8_t *out, size_t cap)
 {
     if (in.len % 4 == 1 || in.len > (size_t)INT32_MAX)
         return RD_EPROTO;
@@ -158,7 +161,7 @@ rd_b64url_decode(struct rd_str in, uint8_t *out, size_t cap)
     uint32_t acc = 0;
     unsigned bits = 0;
     for (size_t i = 0; i < in.len; i++) {
-        int v = b64url_value((unsigned char)in.p[i]);
+        int v = value((unsigned char)in.p[i]);
         if (v < 0)
             return RD_EPROTO;
         acc = (acc << 6) | (uint32_t)v;
@@ -169,10 +172,15 @@ rd_b64url_decode(struct rd_str in, uint8_t *out, size_t cap)
             acc &= (1u << bits) - 1;
         }
     }
-    /* Leftover bits must be zero: otherwise two strings would decode to the same bytes. */
     if (acc != 0)
         return RD_EPROTO;
     return (int)o;
+}
+
+int
+rd_b64url_decode(struct rd_str in, uint8_t *out, size_t cap)
+{
+    return b64_decode_with(in, b64url_value, out, cap);
 }
 
 static int
@@ -199,30 +207,7 @@ rd_b64_decode(struct rd_str in, uint8_t *out, size_t cap)
         if (in.p[len - 1] == '=')
             len--;
     }
-    if (len % 4 == 1 || len > (size_t)INT32_MAX)
-        return RD_EPROTO;
-    size_t need = len / 4 * 3 + (len % 4 == 0 ? 0 : len % 4 - 1);
-    if (need > cap)
-        return RD_ELIMIT;
-    size_t o = 0;
-    uint32_t acc = 0;
-    unsigned bits = 0;
-    for (size_t i = 0; i < len; i++) {
-        int v = b64_value((unsigned char)in.p[i]);
-        if (v < 0)
-            return RD_EPROTO;
-        acc = (acc << 6) | (uint32_t)v;
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            out[o++] = (uint8_t)(acc >> bits);
-            acc &= (1u << bits) - 1;
-        }
-    }
-    /* Leftover bits must be zero, as for base64url. */
-    if (acc != 0)
-        return RD_EPROTO;
-    return (int)o;
+    return b64_decode_with(rd_str_make(in.p, len), b64_value, out, cap);
 }
 
 /* 64 digits, then the pad character at index 64. */
