@@ -7,3 +7,7 @@ foreach(what
         "response_body_over_cap" "transfer_encoding" "body_wrong_method" "obs_fold")
     rd_test_case(NAME limit.${what} EXE test_rtsp_msg CASE limit_${what})
 endforeach()
+
+# The incremental parser gives the same result at every split point of the input.
+rd_test_case(NAME split_points.rtsp_msg_good EXE test_rtsp_msg CASE test_good_every_split)
+rd_test_case(NAME split_points.rtsp_msg_bad EXE test_rtsp_msg CASE test_bad_vectors)
