@@ -108,6 +108,26 @@ struct cli_cmd {
 
 /* ---- Small helpers ----------------------------------------------------------------------- */
 
+/* All output goes through put(): a failed write (disk full, closed pipe) is noticed once, by
+ * ferror() at the end of cli_main(), so single results are deliberately not checked. */
+static void put(FILE *f, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void vput(FILE *f, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
+
+static void
+vput(FILE *f, const char *fmt, va_list ap)
+{
+    (void)vfprintf(f, fmt, ap);
+}
+
+static void
+put(FILE *f, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vput(f, fmt, ap);
+    va_end(ap);
+}
+
 static bool
 is_set(const struct cli *c, enum cli_opt o)
 {
@@ -123,7 +143,7 @@ shown(struct cli *c, const char *s)
     size_t i = 0;
     for (; s[i] != '\0' && i < CLI_SHOW_MAX; i++) {
         unsigned char ch = (unsigned char)s[i];
-        dst[i] = (ch >= 0x20 && ch < 0x7f) ? (char)ch : '?';
+        dst[i] = (char)((ch >= 0x20 && ch < 0x7f) ? ch : '?');
     }
     if (s[i] != '\0') {
         memcpy(dst + i, "...", 3);
@@ -140,14 +160,14 @@ static void
 cli_msg(struct cli *c, const char *fmt, ...)
 {
     if (c->cmd != NULL)
-        fprintf(c->err, "%s %s: ", c->cmd->group, c->cmd->name);
+        put(c->err, "%s %s: ", c->cmd->group, c->cmd->name);
     else
-        fputs("rtsp-broker: ", c->err);
+        put(c->err, "rtsp-broker: ");
     va_list ap;
     va_start(ap, fmt);
-    vfprintf(c->err, fmt, ap);
+    vput(c->err, fmt, ap);
     va_end(ap);
-    fputc('\n', c->err);
+    put(c->err, "\n");
 }
 
 /* Prints the error and returns exit code 1. */
@@ -156,8 +176,8 @@ cli_msg(struct cli *c, const char *fmt, ...)
 static void
 print_cmd_usage(FILE *f, const struct cli_cmd *cmd)
 {
-    fprintf(f, "  rtsp-broker [-c FILE] %s %s%s%s\n", cmd->group, cmd->name,
-            cmd->args[0] != '\0' ? " " : "", cmd->args);
+    put(f, "  rtsp-broker [-c FILE] %s %s%s%s\n", cmd->group, cmd->name,
+        cmd->args[0] != '\0' ? " " : "", cmd->args);
 }
 
 static int usage_fail(struct cli *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -167,12 +187,12 @@ static int
 usage_fail(struct cli *c, const char *fmt, ...)
 {
     if (c->cmd != NULL)
-        fprintf(c->err, "%s %s: ", c->cmd->group, c->cmd->name);
+        put(c->err, "%s %s: ", c->cmd->group, c->cmd->name);
     va_list ap;
     va_start(ap, fmt);
-    vfprintf(c->err, fmt, ap);
+    vput(c->err, fmt, ap);
     va_end(ap);
-    fputs("\nusage:\n", c->err);
+    put(c->err, "\nusage:\n");
     if (c->cmd != NULL)
         print_cmd_usage(c->err, c->cmd);
     return 2;
@@ -211,15 +231,25 @@ id_valid(const char *s, size_t max)
     return true;
 }
 
+/* The longest id of each kind of row. */
+static const struct {
+    const char *what;
+    size_t max;
+} cli_id_max[] = {
+    {"camera", RD_CAMERA_ID_MAX},
+    {"relay", RD_RELAY_ID_MAX},
+    {"site", RD_SITE_ID_MAX},
+};
+
 /* Checks an id argument; prints why it is wrong. what: "camera", "relay", "site". */
 static bool
 want_id(struct cli *c, const char *what, const char *s)
 {
     size_t max = RD_CAMERA_ID_MAX;
-    if (strcmp(what, "relay") == 0)
-        max = RD_RELAY_ID_MAX;
-    else if (strcmp(what, "site") == 0)
-        max = RD_SITE_ID_MAX;
+    for (size_t i = 0; i < sizeof cli_id_max / sizeof cli_id_max[0]; i++) {
+        if (strcmp(cli_id_max[i].what, what) == 0)
+            max = cli_id_max[i].max;
+    }
     if (id_valid(s, max))
         return true;
     cli_msg(c, "bad %s id '%s': use 1 to %zu characters of A-Z a-z 0-9 _ -", what, shown(c, s),
@@ -489,9 +519,11 @@ pairs_load(struct cli *c, const char *relay_id, const char *camera_id, bool by_r
 
 /* ---- Aligned tables ---------------------------------------------------------------------- */
 
+#define TABLE_MAX_COLS 12
+
 struct table {
-    size_t n_cols;
-    char **cells; /* row-major; the first row is the header */
+    size_t n_cols; /* 1..TABLE_MAX_COLS */
+    char **cells;  /* row-major; the first row is the header */
     size_t n_cells, cap_cells;
     bool oom;
 };
@@ -538,6 +570,10 @@ static void
 table_init(struct table *t, const char *const *head, size_t n_cols)
 {
     *t = (struct table){.n_cols = n_cols};
+    if (n_cols == 0 || n_cols > TABLE_MAX_COLS) {
+        t->oom = true; /* a programming error: table_done() reports it */
+        return;
+    }
     for (size_t i = 0; i < n_cols; i++)
         cell(t, "%s", head[i]);
 }
@@ -545,7 +581,7 @@ table_init(struct table *t, const char *const *head, size_t n_cols)
 static size_t
 table_rows(const struct table *t)
 {
-    return t->n_cells / t->n_cols - 1;
+    return t->n_cols != 0 && t->n_cells > t->n_cols ? t->n_cells / t->n_cols - 1 : 0;
 }
 
 /* Display width: UTF-8 code points (names may be UTF-8; the rest is ASCII). */
@@ -562,22 +598,18 @@ text_width(const char *s)
 static void
 table_print(const struct table *t, FILE *f)
 {
-    size_t width[16] = {0};
-    size_t n_cols = t->n_cols < 16 ? t->n_cols : 16;
+    size_t width[TABLE_MAX_COLS] = {0};
     for (size_t i = 0; i < t->n_cells; i++) {
         size_t col = i % t->n_cols, w = text_width(t->cells[i]);
-        if (col < n_cols && w > width[col])
+        if (w > width[col])
             width[col] = w;
     }
     for (size_t i = 0; i < t->n_cells; i++) {
         size_t col = i % t->n_cols;
-        fputs(t->cells[i], f);
-        if (col + 1 == t->n_cols) {
-            fputc('\n', f);
-        } else {
-            for (size_t pad = text_width(t->cells[i]); pad < width[col] + 2; pad++)
-                fputc(' ', f);
-        }
+        if (col + 1 == t->n_cols)
+            put(f, "%s\n", t->cells[i]);
+        else
+            put(f, "%s%*s", t->cells[i], (int)(width[col] + 2 - text_width(t->cells[i])), "");
     }
 }
 
@@ -598,7 +630,7 @@ table_done(struct cli *c, struct table *t, const char *empty)
     if (t->oom)
         rc = FAIL(c, "out of memory");
     else if (table_rows(t) == 0)
-        fprintf(c->out, "%s\n", empty);
+        put(c->out, "%s\n", empty);
     else
         table_print(t, c->out);
     table_free(t);
@@ -612,12 +644,12 @@ static void kv(struct cli *c, const char *key, const char *fmt, ...)
 static void
 kv(struct cli *c, const char *key, const char *fmt, ...)
 {
-    fprintf(c->out, "%-13s ", key);
+    put(c->out, "%-13s ", key);
     va_list ap;
     va_start(ap, fmt);
-    vfprintf(c->out, fmt, ap);
+    vput(c->out, fmt, ap);
     va_end(ap);
-    fputc('\n', c->out);
+    put(c->out, "\n");
 }
 
 /* ---- JSON -------------------------------------------------------------------------------- */
@@ -632,7 +664,7 @@ json_emit(struct cli *c, json_t *v)
     json_decref(v);
     if (r != 0)
         return FAIL(c, "cannot write the JSON output");
-    fputc('\n', c->out);
+    put(c->out, "\n");
     return 0;
 }
 
@@ -729,8 +761,8 @@ read_secret(struct cli *c, const char *prompt, char *buf, size_t cap)
         quiet.c_lflag &= ~(tcflag_t)ECHO;
         if (tcsetattr(fd, TCSAFLUSH, &quiet) != 0)
             tty = false;
-        fputs(prompt, c->err);
-        fflush(c->err);
+        put(c->err, "%s", prompt);
+        (void)fflush(c->err); /* the prompt must show before we block on the terminal */
     }
     size_t len = 0;
     int r = RD_OK, ch;
@@ -750,7 +782,7 @@ read_secret(struct cli *c, const char *prompt, char *buf, size_t cap)
     }
     if (tty) {
         (void)tcsetattr(fd, TCSAFLUSH, &saved); /* best effort: nothing else to do */
-        fputc('\n', c->err);
+        put(c->err, "\n");
     }
     if (len > 0 && buf[len - 1] == '\r')
         len--;
@@ -820,7 +852,7 @@ cmd_site_add(struct cli *c)
         return reg_error(c, r, "site", id);
     if (c->json)
         return json_done(c, id);
-    fprintf(c->out, "site '%s' added\n", id);
+    put(c->out, "site '%s' added\n", id);
     return 0;
 }
 
@@ -973,7 +1005,7 @@ cmd_site_rm(struct cli *c)
         return reg_error(c, r, "site", id);
     if (c->json)
         return json_done(c, id);
-    fprintf(c->out, "site '%s' removed\n", id);
+    put(c->out, "site '%s' removed\n", id);
     return 0;
 }
 
@@ -1054,8 +1086,8 @@ cmd_camera_add(struct cli *c)
     rd_cleanse(&cam, sizeof cam);
     if (c->json)
         return json_emit(c, j);
-    fprintf(c->out, "camera '%s' added (site %s%s)\n", id, site,
-            creds ? ", with upstream credentials" : "");
+    put(c->out, "camera '%s' added (site %s%s)\n", id, site,
+        creds ? ", with upstream credentials" : "");
     return 0;
 }
 
@@ -1170,7 +1202,7 @@ cmd_camera_show(struct cli *c)
         return 0;
     }
     kv(c, "pulled by", "%u relay(s), %llu viewer(s)", relays, (unsigned long long)viewers);
-    fputc('\n', c->out);
+    put(c->out, "\n");
     static const char *const head[] = {"RELAY", "STATE", "VIEWERS", "INGRESS_KBPS", "SINCE (UTC)"};
     struct table t;
     table_init(&t, head, 5);
@@ -1198,7 +1230,7 @@ cmd_camera_rm(struct cli *c)
         return reg_error(c, r, "camera", id);
     if (c->json)
         return json_done(c, id);
-    fprintf(c->out, "camera '%s' removed (with its grants)\n", id);
+    put(c->out, "camera '%s' removed (with its grants)\n", id);
     return 0;
 }
 
@@ -1213,8 +1245,8 @@ camera_set_enabled(struct cli *c, bool enabled)
         return reg_error(c, r, "camera", id);
     if (c->json)
         return json_done(c, id);
-    fprintf(c->out, "camera '%s' %s\n", id,
-            enabled ? "enabled" : "disabled (viewers get 404 on their next request)");
+    put(c->out, "camera '%s' %s\n", id,
+        enabled ? "enabled" : "disabled (viewers get 404 on their next request)");
     return 0;
 }
 
@@ -1248,26 +1280,26 @@ print_key(struct cli *c, const char *relay_id, struct reg_relay_key *key, const 
         rd_cleanse(hex, sizeof hex);
         return rc;
     }
-    fprintf(c->out,
-            "\nkey id (kid): %s   (generation %u)\n"
-            "key (shown only now; it is not printed again):\n"
-            "%s\n\n",
-            key->kid, key->gen, hex);
+    put(c->out,
+        "\nkey id (kid): %s   (generation %u)\n"
+        "key (shown only now; it is not printed again):\n"
+        "%s\n\n",
+        key->kid, key->gen, hex);
     rd_cleanse(hex, sizeof hex);
     if (prev_kid != NULL)
-        fprintf(c->out,
-                "Tokens for this relay are signed with the new key from now on: install it now.\n"
-                "The previous key (kid %s) stays valid for verification until the next "
-                "rotation.\n\n",
-                prev_kid);
-    fprintf(c->out,
-            "Install it on the relay host:\n"
-            "  umask 077 && cat > %s    # paste the key line above, then Ctrl-D\n"
-            "and in %s:\n"
-            "  relay_id = %s\n"
-            "  key_id   = %s\n"
-            "  key_file = %s\n",
-            CLI_RELAY_KEY_FILE, CLI_RELAY_CONF_FILE, relay_id, key->kid, CLI_RELAY_KEY_FILE);
+        put(c->out,
+            "Tokens for this relay are signed with the new key from now on: install it now.\n"
+            "The previous key (kid %s) stays valid for verification until the next "
+            "rotation.\n\n",
+            prev_kid);
+    put(c->out,
+        "Install it on the relay host:\n"
+        "  umask 077 && cat > %s    # paste the key line above, then Ctrl-D\n"
+        "and in %s:\n"
+        "  relay_id = %s\n"
+        "  key_id   = %s\n"
+        "  key_file = %s\n",
+        CLI_RELAY_KEY_FILE, CLI_RELAY_CONF_FILE, relay_id, key->kid, CLI_RELAY_KEY_FILE);
     return rc;
 }
 
@@ -1311,9 +1343,8 @@ cmd_relay_add(struct cli *c)
     if (r != RD_OK)
         return reg_error(c, r, "relay", id);
     if (!c->json)
-        fprintf(c->out, "relay '%s' added: site %s, %s, capacity %u viewers / %u Mbit/s\n", id,
-                any_site ? "* (every site)" : site, rl.base_url, rl.capacity_viewers,
-                rl.capacity_mbps);
+        put(c->out, "relay '%s' added: site %s, %s, capacity %u viewers / %u Mbit/s\n", id,
+            any_site ? "* (every site)" : site, rl.base_url, rl.capacity_viewers, rl.capacity_mbps);
     rc = print_key(c, id, &key, NULL);
     rd_cleanse(&key, sizeof key);
     return rc;
@@ -1336,7 +1367,7 @@ cmd_relay_rotate_key(struct cli *c)
         memcpy(prev, keys[1].kid, sizeof prev);
     rd_cleanse(keys, sizeof keys);
     if (!c->json)
-        fprintf(c->out, "relay '%s': new signing key\n", id);
+        put(c->out, "relay '%s': new signing key\n", id);
     int rc = print_key(c, id, &key, prev[0] != '\0' ? prev : NULL);
     rd_cleanse(&key, sizeof key);
     return rc;
@@ -1492,7 +1523,7 @@ cmd_relay_show(struct cli *c)
         return 0;
     }
     kv(c, "pulls", "%u camera(s), %llu viewer(s)", cameras, (unsigned long long)viewers);
-    fputc('\n', c->out);
+    put(c->out, "\n");
     static const char *const head[] = {"CAMERA", "STATE", "VIEWERS", "INGRESS_KBPS", "SINCE (UTC)"};
     struct table t;
     table_init(&t, head, 5);
@@ -1520,7 +1551,7 @@ cmd_relay_rm(struct cli *c)
         return reg_error(c, r, "relay", id);
     if (c->json)
         return json_done(c, id);
-    fprintf(c->out, "relay '%s' removed (its keys no longer work)\n", id);
+    put(c->out, "relay '%s' removed (its keys no longer work)\n", id);
     return 0;
 }
 
@@ -1535,7 +1566,7 @@ relay_set_state(struct cli *c, enum reg_relay_state state, const char *what)
         return reg_error(c, r, "relay", id);
     if (c->json)
         return json_done(c, id);
-    fprintf(c->out, "relay '%s' is now %s: %s\n", id, registry_relay_state_name(state), what);
+    put(c->out, "relay '%s' is now %s: %s\n", id, registry_relay_state_name(state), what);
     return 0;
 }
 
@@ -1650,8 +1681,8 @@ cmd_user_add(struct cli *c)
     }
     if (c->json)
         return json_done(c, name);
-    fprintf(c->out, "user '%s' added (realm \"%s\", %zu camera(s))\n", name, c->conf->realm,
-            c->n_cameras);
+    put(c->out, "user '%s' added (realm \"%s\", %zu camera(s))\n", name, c->conf->realm,
+        c->n_cameras);
     return 0;
 }
 
@@ -1729,10 +1760,10 @@ cmd_user_list(struct cli *c)
         return json_emit(c, arr);
     rc = table_done(c, &t, "no users (add one: rtsp-broker user add NAME < password-file)");
     if (rc == 0 && other_realm)
-        fprintf(c->err,
-                "note: users of another realm than \"%s\" cannot log in until they are added "
-                "again\n",
-                c->conf->realm);
+        put(c->err,
+            "note: users of another realm than \"%s\" cannot log in until they are added "
+            "again\n",
+            c->conf->realm);
     return rc;
 }
 
@@ -1747,7 +1778,7 @@ cmd_user_rm(struct cli *c)
         return reg_error(c, r, "user", name);
     if (c->json)
         return json_done(c, name);
-    fprintf(c->out, "user '%s' removed\n", name);
+    put(c->out, "user '%s' removed\n", name);
     return 0;
 }
 
@@ -1765,7 +1796,7 @@ cmd_user_grant(struct cli *c)
         return reg_error(c, r, "grant", cam);
     if (c->json)
         return json_done(c, name);
-    fprintf(c->out, "user '%s' may view camera '%s'\n", name, cam);
+    put(c->out, "user '%s' may view camera '%s'\n", name, cam);
     return 0;
 }
 
@@ -1785,7 +1816,7 @@ cmd_user_revoke(struct cli *c)
         return reg_error(c, r, "grant", cam);
     if (c->json)
         return json_done(c, name);
-    fprintf(c->out, "user '%s' may no longer view camera '%s'\n", name, cam);
+    put(c->out, "user '%s' may no longer view camera '%s'\n", name, cam);
     return 0;
 }
 
@@ -1853,22 +1884,22 @@ cli_is_command(const char *word)
 static void
 print_usage(FILE *f, const char *group)
 {
-    fputs("usage:\n", f);
+    put(f, "usage:\n");
     for (size_t i = 0; i < CLI_N_CMDS; i++) {
         if (group == NULL || strcmp(cli_cmds[i].group, group) == 0)
             print_cmd_usage(f, &cli_cmds[i]);
     }
-    fputs("options: --json (JSON output, anywhere on the line), -h/--help\n", f);
+    put(f, "options: --json (JSON output, anywhere on the line), -h/--help\n");
 }
 
 static void
 print_help(FILE *f, const char *group)
 {
     print_usage(f, group);
-    fputs("\n", f);
+    put(f, "\n");
     for (size_t i = 0; i < CLI_N_CMDS; i++) {
         if (group == NULL || strcmp(cli_cmds[i].group, group) == 0)
-            fprintf(f, "  %-6s %-11s %s\n", cli_cmds[i].group, cli_cmds[i].name, cli_cmds[i].help);
+            put(f, "  %-6s %-11s %s\n", cli_cmds[i].group, cli_cmds[i].name, cli_cmds[i].help);
     }
 }
 
@@ -1961,7 +1992,7 @@ cli_main(const struct broker_conf *conf, int argc, char **argv, FILE *in, FILE *
     if (args == NULL || c.cameras == NULL) {
         free(args);
         free(c.cameras);
-        fputs("rtsp-broker: out of memory\n", err);
+        put(err, "rtsp-broker: out of memory\n");
         return 1;
     }
     size_t n = 0;
@@ -1977,7 +2008,7 @@ cli_main(const struct broker_conf *conf, int argc, char **argv, FILE *in, FILE *
     int rc;
     const char *group = argv[0];
     if (!cli_is_command(group)) {
-        fprintf(err, "rtsp-broker: unknown command '%s'\n", shown(&c, group));
+        put(err, "rtsp-broker: unknown command '%s'\n", shown(&c, group));
         print_usage(err, NULL);
         rc = 2;
         goto out;
@@ -1987,7 +2018,7 @@ cli_main(const struct broker_conf *conf, int argc, char **argv, FILE *in, FILE *
             print_help(out, group);
             rc = 0;
         } else {
-            fprintf(err, "rtsp-broker %s: missing subcommand\n", group);
+            put(err, "rtsp-broker %s: missing subcommand\n", group);
             print_usage(err, group);
             rc = 2;
         }
@@ -1995,15 +2026,15 @@ cli_main(const struct broker_conf *conf, int argc, char **argv, FILE *in, FILE *
     }
     c.cmd = find_cmd(group, args[0]);
     if (c.cmd == NULL) {
-        fprintf(err, "rtsp-broker %s: unknown subcommand '%s'\n", group, shown(&c, args[0]));
+        put(err, "rtsp-broker %s: unknown subcommand '%s'\n", group, shown(&c, args[0]));
         print_usage(err, group);
         rc = 2;
         goto out;
     }
     if (help) {
-        fputs("usage:\n", out);
+        put(out, "usage:\n");
         print_cmd_usage(out, c.cmd);
-        fprintf(out, "%s\n", c.cmd->help);
+        put(out, "%s\n", c.cmd->help);
         rc = 0;
         goto out;
     }
@@ -2018,7 +2049,7 @@ cli_main(const struct broker_conf *conf, int argc, char **argv, FILE *in, FILE *
     rc = c.cmd->run(&c);
     registry_close(c.reg);
     if (fflush(out) != 0 || ferror(out)) {
-        fprintf(err, "rtsp-broker: cannot write the output\n");
+        put(err, "rtsp-broker: cannot write the output\n");
         rc = 1;
     }
 out:
