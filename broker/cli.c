@@ -933,9 +933,10 @@ cmd_site_list(struct cli *c)
         json_t *arr = json_array();
         for (size_t i = 0; i < sites.n; i++) {
             const struct reg_site *s = vec_at(&sites, i);
-            json_push(&arr, json_pack("{s:s, s:s, s:i, s:i, s:I}", "id", s->id, "name", s->name,
-                                      "cameras", (int)sc.cameras[i], "relays", (int)sc.relays[i],
-                                      "created_at", (json_int_t)s->created_at));
+            json_push(&arr,
+                      json_pack("{s:s, s:s, s:I, s:I, s:I}", "id", s->id, "name", s->name,
+                                "cameras", (json_int_t)sc.cameras[i], "relays",
+                                (json_int_t)sc.relays[i], "created_at", (json_int_t)s->created_at));
         }
         rc = json_emit(c, arr);
         goto out;
@@ -1274,9 +1275,9 @@ print_key(struct cli *c, const char *relay_id, struct reg_relay_key *key, const 
     rd_cleanse(key->key, sizeof key->key);
     int rc = 0;
     if (c->json) {
-        rc = json_emit(c, json_pack("{s:s, s:s, s:i, s:s?, s:s, s:s}", "relay", relay_id, "kid",
-                                    key->kid, "gen", (int)key->gen, "previous_kid", prev_kid, "key",
-                                    hex, "key_format", "hex"));
+        rc = json_emit(c, json_pack("{s:s, s:s, s:I, s:s?, s:s, s:s}", "relay", relay_id, "kid",
+                                    key->kid, "gen", (json_int_t)key->gen, "previous_kid", prev_kid,
+                                    "key", hex, "key_format", "hex"));
         rd_cleanse(hex, sizeof hex);
         return rc;
     }
@@ -1475,16 +1476,16 @@ cmd_relay_show(struct cli *c)
         json_t *o = relay_json(&rl, signing, cameras, viewers);
         json_t *ks = json_array();
         for (size_t i = 0; i < n_keys; i++)
-            json_push(&ks,
-                      json_pack("{s:s, s:i, s:b, s:I}", "kid", keys[i].kid, "gen", (int)keys[i].gen,
-                                "signing", i == 0, "created_at", (json_int_t)keys[i].created_at));
+            json_push(&ks, json_pack("{s:s, s:I, s:b, s:I}", "kid", keys[i].kid, "gen",
+                                     (json_int_t)keys[i].gen, "signing", i == 0, "created_at",
+                                     (json_int_t)keys[i].created_at));
         json_put(&o, "keys", ks);
         json_put(&o, "load",
                  load.last_seen == 0
                      ? json_null()
-                     : json_pack("{s:I, s:b, s:b, s:i, s:i, s:f}", "at", (json_int_t)load.last_seen,
-                                 "healthy", load.healthy, "draining", load.draining, "viewers",
-                                 (int)load.viewers, "egress_kbps", (int)load.egress_kbps, "cpu_pct",
+                     : json_pack("{s:I, s:b, s:I, s:I, s:f}", "at", (json_int_t)load.last_seen,
+                                 "healthy", load.healthy, "viewers", (json_int_t)load.viewers,
+                                 "egress_kbps", (json_int_t)load.egress_kbps, "cpu_pct",
                                  load.cpu_pct));
         json_t *arr = json_array();
         for (size_t i = 0; i < pairs.n; i++)
@@ -1511,9 +1512,9 @@ cmd_relay_show(struct cli *c)
         kv(c, "load", "no sample in the last hour");
     } else {
         char when[32];
-        kv(c, "load", "%u viewers, %u kbit/s, cpu %.1f%%, %s%s (sample of %s UTC)", load.viewers,
+        kv(c, "load", "%u viewers, %u kbit/s, cpu %.1f%%, %s (sample of %s UTC)", load.viewers,
            load.egress_kbps, load.cpu_pct, load.healthy ? "healthy" : "unhealthy",
-           load.draining ? ", draining" : "", fmt_time(load.last_seen, when));
+           fmt_time(load.last_seen, when));
     }
     kv(c, "created", "%s UTC", fmt_time(rl.created_at, t1));
     kv(c, "updated", "%s UTC", fmt_time(rl.updated_at, t2));
