@@ -25,21 +25,21 @@
 
 /* Every option any subcommand takes; each row of cli_cmds[] allows a subset (bit mask). */
 enum cli_opt {
-    OPT_NAME,
-    OPT_SITE,
-    OPT_MAX_RELAYS,
-    OPT_AUTH,
-    OPT_ALWAYS_ON,
-    OPT_TRANSPORT,
-    OPT_USER,
-    OPT_RTSP_URL,
-    OPT_CAPACITY,
-    OPT_EGRESS_MBPS,
-    OPT_CAMERA,
-    OPT__COUNT,
+    CLI_OPT_NAME,
+    CLI_OPT_SITE,
+    CLI_OPT_MAX_RELAYS,
+    CLI_OPT_AUTH,
+    CLI_OPT_ALWAYS_ON,
+    CLI_OPT_TRANSPORT,
+    CLI_OPT_USER,
+    CLI_OPT_RTSP_URL,
+    CLI_OPT_CAPACITY,
+    CLI_OPT_EGRESS_MBPS,
+    CLI_OPT_CAMERA,
+    CLI_OPT__COUNT,
 };
 
-#define OPT_BIT(o) (1u << (o))
+#define CLI_OPT_BIT(o) (1u << (o))
 
 struct cli_opt_def {
     const char *name; /* without the leading "--" */
@@ -47,18 +47,18 @@ struct cli_opt_def {
     bool repeatable;  /* --camera may be given more than once */
 };
 
-static const struct cli_opt_def cli_opts[OPT__COUNT] = {
-    [OPT_NAME] = {"name", true, false},
-    [OPT_SITE] = {"site", true, false},
-    [OPT_MAX_RELAYS] = {"max-relays", true, false},
-    [OPT_AUTH] = {"auth", false, false},
-    [OPT_ALWAYS_ON] = {"always-on", false, false},
-    [OPT_TRANSPORT] = {"transport", true, false},
-    [OPT_USER] = {"user", true, false},
-    [OPT_RTSP_URL] = {"rtsp-url", true, false},
-    [OPT_CAPACITY] = {"capacity", true, false},
-    [OPT_EGRESS_MBPS] = {"egress-mbps", true, false},
-    [OPT_CAMERA] = {"camera", true, true},
+static const struct cli_opt_def cli_opts[CLI_OPT__COUNT] = {
+    [CLI_OPT_NAME] = {"name", true, false},
+    [CLI_OPT_SITE] = {"site", true, false},
+    [CLI_OPT_MAX_RELAYS] = {"max-relays", true, false},
+    [CLI_OPT_AUTH] = {"auth", false, false},
+    [CLI_OPT_ALWAYS_ON] = {"always-on", false, false},
+    [CLI_OPT_TRANSPORT] = {"transport", true, false},
+    [CLI_OPT_USER] = {"user", true, false},
+    [CLI_OPT_RTSP_URL] = {"rtsp-url", true, false},
+    [CLI_OPT_CAPACITY] = {"capacity", true, false},
+    [CLI_OPT_EGRESS_MBPS] = {"egress-mbps", true, false},
+    [CLI_OPT_CAMERA] = {"camera", true, true},
 };
 
 /* Most positional arguments a subcommand takes (camera add ID URL). */
@@ -87,8 +87,8 @@ struct cli {
     struct registry *reg;
     const char *pos[CLI_MAX_POS];
     size_t n_pos;
-    const char *opt[OPT__COUNT]; /* value of each option given (flags: "") */
-    const char **cameras;        /* every --camera value, in order */
+    const char *opt[CLI_OPT__COUNT]; /* value of each option given (flags: "") */
+    const char **cameras;            /* every --camera value, in order */
     size_t n_cameras;
     char shown[2][CLI_SHOW_MAX + 8]; /* sanitized copies of arguments for messages */
     unsigned shown_next;
@@ -101,7 +101,7 @@ struct cli_cmd {
     const char *name;  /* "add" */
     cli_handler_fn *run;
     unsigned n_pos_min, n_pos_max;
-    unsigned opts;    /* OPT_BIT() of the options allowed */
+    unsigned opts;    /* CLI_OPT_BIT() of the options allowed */
     const char *args; /* usage after "<group> <name>" */
     const char *help; /* one line */
 };
@@ -171,7 +171,7 @@ cli_msg(struct cli *c, const char *fmt, ...)
 }
 
 /* Prints the error and returns exit code 1. */
-#define FAIL(c, ...) (cli_msg((c), __VA_ARGS__), 1)
+#define CLI_FAIL(c, ...) (cli_msg((c), __VA_ARGS__), 1)
 
 static void
 print_cmd_usage(FILE *f, const struct cli_cmd *cmd)
@@ -319,44 +319,44 @@ reg_error(struct cli *c, int rc, const char *what, const char *id)
 {
     switch (rc) {
     case RD_ENOTFOUND:
-        return FAIL(c, "%s '%s' does not exist", what, id);
+        return CLI_FAIL(c, "%s '%s' does not exist", what, id);
     case RD_EPROTO:
     case RD_ELIMIT:
-        return FAIL(c, "%s", reg_detail(c));
+        return CLI_FAIL(c, "%s", reg_detail(c));
     case RD_EDB:
         break;
     default:
-        return FAIL(c, "%s (%s)", reg_detail(c), rd_strstatus(rc));
+        return CLI_FAIL(c, "%s (%s)", reg_detail(c), rd_strstatus(rc));
     }
     switch (registry_last_fail(c->reg)) {
     case REG_FAIL_EXISTS:
-        return FAIL(c, "%s '%s' already exists", what, id);
+        return CLI_FAIL(c, "%s '%s' already exists", what, id);
     case REG_FAIL_REFERENCE:
-        return FAIL(c, "%s '%s' refers to a row that does not exist, or is still in use (%s)", what,
-                    id, reg_detail(c));
+        return CLI_FAIL(c, "%s '%s' refers to a row that does not exist, or is still in use (%s)",
+                        what, id, reg_detail(c));
     case REG_FAIL_CONSTRAINT:
-        return FAIL(c, "the registry refused the %s: %s", what, reg_detail(c));
+        return CLI_FAIL(c, "the registry refused the %s: %s", what, reg_detail(c));
     case REG_FAIL_BUSY:
-        return FAIL(c, "registry busy, retry (another process holds the write lock on %s)",
-                    c->conf->database);
+        return CLI_FAIL(c, "registry busy, retry (another process holds the write lock on %s)",
+                        c->conf->database);
     case REG_FAIL_FULL:
-        return FAIL(c, "disk full: nothing was written (free space where %s lives)",
-                    c->conf->database);
+        return CLI_FAIL(c, "disk full: nothing was written (free space where %s lives)",
+                        c->conf->database);
     case REG_FAIL_READONLY:
-        return FAIL(c, "registry %s is read-only: nothing was written", c->conf->database);
+        return CLI_FAIL(c, "registry %s is read-only: nothing was written", c->conf->database);
     case REG_FAIL_CORRUPT:
-        return FAIL(c,
-                    "registry %s is damaged (%s); check it with: sqlite3 %s 'PRAGMA "
-                    "integrity_check'",
-                    c->conf->database, reg_detail(c), c->conf->database);
+        return CLI_FAIL(c,
+                        "registry %s is damaged (%s); check it with: sqlite3 %s 'PRAGMA "
+                        "integrity_check'",
+                        c->conf->database, reg_detail(c), c->conf->database);
     case REG_FAIL_SCHEMA:
-        return FAIL(c, "registry schema problem: %s", reg_detail(c));
+        return CLI_FAIL(c, "registry schema problem: %s", reg_detail(c));
     case REG_FAIL_IO:
-        return FAIL(c, "I/O error on %s: %s", c->conf->database, reg_detail(c));
+        return CLI_FAIL(c, "I/O error on %s: %s", c->conf->database, reg_detail(c));
     case REG_FAIL_NONE:
     case REG_FAIL_OTHER:
     default:
-        return FAIL(c, "registry error: %s", reg_detail(c));
+        return CLI_FAIL(c, "registry error: %s", reg_detail(c));
     }
 }
 
@@ -510,7 +510,7 @@ pairs_load(struct cli *c, const char *relay_id, const char *camera_id, bool by_r
     }
     if (pairs->oom) {
         vec_free(pairs);
-        return FAIL(c, "out of memory");
+        return CLI_FAIL(c, "out of memory");
     }
     if (pairs->n > 1)
         qsort(pairs->data, pairs->n, pairs->size, by_relay ? pair_cmp_relay : pair_cmp_camera);
@@ -519,10 +519,10 @@ pairs_load(struct cli *c, const char *relay_id, const char *camera_id, bool by_r
 
 /* ---- Aligned tables ---------------------------------------------------------------------- */
 
-#define TABLE_MAX_COLS 12
+#define CLI_TABLE_MAX_COLS 12
 
 struct table {
-    size_t n_cols; /* 1..TABLE_MAX_COLS */
+    size_t n_cols; /* 1..CLI_TABLE_MAX_COLS */
     char **cells;  /* row-major; the first row is the header */
     size_t n_cells, cap_cells;
     bool oom;
@@ -570,7 +570,7 @@ static void
 table_init(struct table *t, const char *const *head, size_t n_cols)
 {
     *t = (struct table){.n_cols = n_cols};
-    if (n_cols == 0 || n_cols > TABLE_MAX_COLS) {
+    if (n_cols == 0 || n_cols > CLI_TABLE_MAX_COLS) {
         t->oom = true; /* a programming error: table_done() reports it */
         return;
     }
@@ -598,7 +598,7 @@ text_width(const char *s)
 static void
 table_print(const struct table *t, FILE *f)
 {
-    size_t width[TABLE_MAX_COLS] = {0};
+    size_t width[CLI_TABLE_MAX_COLS] = {0};
     for (size_t i = 0; i < t->n_cells; i++) {
         size_t col = i % t->n_cols, w = text_width(t->cells[i]);
         if (w > width[col])
@@ -628,7 +628,7 @@ table_done(struct cli *c, struct table *t, const char *empty)
 {
     int rc = 0;
     if (t->oom)
-        rc = FAIL(c, "out of memory");
+        rc = CLI_FAIL(c, "out of memory");
     else if (table_rows(t) == 0)
         put(c->out, "%s\n", empty);
     else
@@ -659,11 +659,11 @@ static int
 json_emit(struct cli *c, json_t *v)
 {
     if (v == NULL)
-        return FAIL(c, "out of memory building JSON");
+        return CLI_FAIL(c, "out of memory building JSON");
     int r = json_dumpf(v, c->out, JSON_INDENT(2) | JSON_ENSURE_ASCII);
     json_decref(v);
     if (r != 0)
-        return FAIL(c, "cannot write the JSON output");
+        return CLI_FAIL(c, "cannot write the JSON output");
     put(c->out, "\n");
     return 0;
 }
@@ -704,7 +704,7 @@ json_done(struct cli *c, const char *id)
     char command[32];
     int n = snprintf(command, sizeof command, "%s %s", c->cmd->group, c->cmd->name);
     if (n < 0 || (size_t)n >= sizeof command)
-        return FAIL(c, "internal error: command name too long");
+        return CLI_FAIL(c, "internal error: command name too long");
     return json_emit(c, json_pack("{s:b, s:s, s:s}", "ok", 1, "command", command, "id", id));
 }
 
@@ -812,11 +812,11 @@ want_secret(struct cli *c, const char *what, char *buf, size_t cap)
     case RD_OK:
         return 0;
     case RD_ENOTFOUND:
-        return FAIL(c, "no %s on stdin (give it as one line on standard input)", what);
+        return CLI_FAIL(c, "no %s on stdin (give it as one line on standard input)", what);
     case RD_ELIMIT:
-        return FAIL(c, "%s is too long (at most %zu bytes)", what, cap - 1);
+        return CLI_FAIL(c, "%s is too long (at most %zu bytes)", what, cap - 1);
     default:
-        return FAIL(c, "%s contains a control character", what);
+        return CLI_FAIL(c, "%s contains a control character", what);
     }
 }
 
@@ -830,7 +830,7 @@ site_must_exist(struct cli *c, const char *id)
     struct reg_site s;
     int r = registry_site_get(c->reg, id, &s);
     if (r == RD_ENOTFOUND)
-        return FAIL(c, "site '%s' does not exist (rtsp-broker site add %s)", id, id);
+        return CLI_FAIL(c, "site '%s' does not exist (rtsp-broker site add %s)", id, id);
     if (r != RD_OK)
         return reg_error(c, r, "site", id);
     return 0;
@@ -845,7 +845,7 @@ cmd_site_add(struct cli *c)
     struct reg_site s = {0};
     if (!want_copy(c, "site id", s.id, sizeof s.id, id)
         || !want_copy(c, "--name", s.name, sizeof s.name,
-                      is_set(c, OPT_NAME) ? c->opt[OPT_NAME] : id))
+                      is_set(c, CLI_OPT_NAME) ? c->opt[CLI_OPT_NAME] : id))
         return 1;
     int r = registry_site_add(c->reg, &s);
     if (r != RD_OK)
@@ -913,7 +913,7 @@ cmd_site_list(struct cli *c)
     int r = registry_site_list(c->reg, collect_site, &sites);
     if (r != RD_OK || sites.oom) {
         vec_free(&sites);
-        return r != RD_OK ? reg_error(c, r, "site", "*") : FAIL(c, "out of memory");
+        return r != RD_OK ? reg_error(c, r, "site", "*") : CLI_FAIL(c, "out of memory");
     }
     if (sites.n > 1)
         qsort(sites.data, sites.n, sites.size, site_cmp);
@@ -921,7 +921,7 @@ cmd_site_list(struct cli *c)
                             calloc(sites.n + 1, sizeof(unsigned))};
     int rc = 0;
     if (sc.cameras == NULL || sc.relays == NULL) {
-        rc = FAIL(c, "out of memory");
+        rc = CLI_FAIL(c, "out of memory");
         goto out;
     }
     if ((r = registry_camera_list(c->reg, NULL, count_camera_site, &sc)) != RD_OK
@@ -995,12 +995,12 @@ cmd_site_rm(struct cli *c)
         struct site_users su = {.id = id};
         if (registry_camera_list(c->reg, id, count_site_camera, &su) == RD_OK
             && registry_relay_list(c->reg, count_site_relay, &su) == RD_OK)
-            return FAIL(c,
-                        "site '%s' is still used by %u camera(s) and %u relay(s); move or "
-                        "remove them first",
-                        id, su.cameras, su.relays);
-        return FAIL(c, "site '%s' is still used by cameras or relays; move or remove them first",
-                    id);
+            return CLI_FAIL(c,
+                            "site '%s' is still used by %u camera(s) and %u relay(s); move or "
+                            "remove them first",
+                            id, su.cameras, su.relays);
+        return CLI_FAIL(
+            c, "site '%s' is still used by cameras or relays; move or remove them first", id);
     }
     if (r != RD_OK)
         return reg_error(c, r, "site", id);
@@ -1032,35 +1032,36 @@ cmd_camera_add(struct cli *c)
     struct reg_camera cam = {.transport = REG_TRANSPORT_AUTO,
                              .max_relays = CLI_DEFAULT_MAX_RELAYS,
                              .enabled = true,
-                             .auth_required = is_set(c, OPT_AUTH),
-                             .always_on = is_set(c, OPT_ALWAYS_ON)};
+                             .auth_required = is_set(c, CLI_OPT_AUTH),
+                             .always_on = is_set(c, CLI_OPT_ALWAYS_ON)};
     /* Syntax first (exit 2), then content (exit 1), then stdin, then the database. */
-    if (is_set(c, OPT_MAX_RELAYS)
-        && !want_u32(c, OPT_MAX_RELAYS, 1, RD_REG_MAX_RELAYS_PER_CAMERA, &cam.max_relays, &rc))
+    if (is_set(c, CLI_OPT_MAX_RELAYS)
+        && !want_u32(c, CLI_OPT_MAX_RELAYS, 1, RD_REG_MAX_RELAYS_PER_CAMERA, &cam.max_relays, &rc))
         return rc;
-    if (is_set(c, OPT_TRANSPORT)
-        && registry_transport_parse(c->opt[OPT_TRANSPORT], &cam.transport) != RD_OK)
+    if (is_set(c, CLI_OPT_TRANSPORT)
+        && registry_transport_parse(c->opt[CLI_OPT_TRANSPORT], &cam.transport) != RD_OK)
         return usage_fail(c, "--transport must be auto, tcp or udp (got '%s')",
-                          shown(c, c->opt[OPT_TRANSPORT]));
+                          shown(c, c->opt[CLI_OPT_TRANSPORT]));
     if (url_has_userinfo(url))
-        return FAIL(c, "the URL carries credentials (user:password@host): give it without them "
-                       "and pass --user USER; the password is then read from stdin (never put "
-                       "it on the command line)");
+        return CLI_FAIL(c, "the URL carries credentials (user:password@host): give it without them "
+                           "and pass --user USER; the password is then read from stdin (never put "
+                           "it on the command line)");
     if (!want_id(c, "camera", id))
         return 1;
-    const char *site = is_set(c, OPT_SITE) ? c->opt[OPT_SITE] : "default";
+    const char *site = is_set(c, CLI_OPT_SITE) ? c->opt[CLI_OPT_SITE] : "default";
     if (!want_id(c, "site", site))
         return 1;
     if (!want_copy(c, "camera id", cam.id, sizeof cam.id, id)
         || !want_copy(c, "--name", cam.name, sizeof cam.name,
-                      is_set(c, OPT_NAME) ? c->opt[OPT_NAME] : id)
+                      is_set(c, CLI_OPT_NAME) ? c->opt[CLI_OPT_NAME] : id)
         || !want_copy(c, "site id", cam.site_id, sizeof cam.site_id, site)
         || !want_copy(c, "URL", cam.upstream_url, sizeof cam.upstream_url, url))
         return 1;
-    if (is_set(c, OPT_USER)) {
-        if (c->opt[OPT_USER][0] == '\0')
+    if (is_set(c, CLI_OPT_USER)) {
+        if (c->opt[CLI_OPT_USER][0] == '\0')
             return usage_fail(c, "--user must not be empty");
-        if (!want_copy(c, "--user", cam.upstream_user, sizeof cam.upstream_user, c->opt[OPT_USER]))
+        if (!want_copy(c, "--user", cam.upstream_user, sizeof cam.upstream_user,
+                       c->opt[CLI_OPT_USER]))
             return 1;
     }
     if ((rc = site_must_exist(c, site)) != 0)
@@ -1069,9 +1070,9 @@ cmd_camera_add(struct cli *c)
     int r = registry_camera_get(c->reg, id, &old);
     rd_cleanse(&old, sizeof old);
     if (r == RD_OK)
-        return FAIL(c, "camera '%s' already exists (remove it first: rtsp-broker camera rm %s)", id,
-                    id);
-    if (is_set(c, OPT_USER)
+        return CLI_FAIL(c, "camera '%s' already exists (remove it first: rtsp-broker camera rm %s)",
+                        id, id);
+    if (is_set(c, CLI_OPT_USER)
         && (rc = want_secret(c, "camera password", cam.upstream_password,
                              sizeof cam.upstream_password))
                != 0)
@@ -1128,7 +1129,7 @@ list_camera_row(void *arg, const struct reg_camera *cam)
 static int
 cmd_camera_list(struct cli *c)
 {
-    const char *site = is_set(c, OPT_SITE) ? c->opt[OPT_SITE] : NULL;
+    const char *site = is_set(c, CLI_OPT_SITE) ? c->opt[CLI_OPT_SITE] : NULL;
     if (site != NULL && !want_id(c, "site", site))
         return 1;
     struct vec pairs;
@@ -1312,30 +1313,31 @@ cmd_relay_add(struct cli *c)
     struct reg_relay rl = {.capacity_viewers = CLI_DEFAULT_CAPACITY,
                            .capacity_mbps = CLI_DEFAULT_EGRESS_MBPS,
                            .state = REG_RELAY_ACTIVE};
-    if (!is_set(c, OPT_SITE))
+    if (!is_set(c, CLI_OPT_SITE))
         return usage_fail(c, "--site is required (a site id, or '*' for a relay that serves "
                              "every site)");
-    if (!is_set(c, OPT_RTSP_URL))
+    if (!is_set(c, CLI_OPT_RTSP_URL))
         return usage_fail(c, "--rtsp-url is required (the relay's public rtsp://host:port)");
-    if (is_set(c, OPT_CAPACITY)
-        && !want_u32(c, OPT_CAPACITY, 1, RD_REG_MAX_CAPACITY_VIEWERS, &rl.capacity_viewers, &rc))
+    if (is_set(c, CLI_OPT_CAPACITY)
+        && !want_u32(c, CLI_OPT_CAPACITY, 1, RD_REG_MAX_CAPACITY_VIEWERS, &rl.capacity_viewers,
+                     &rc))
         return rc;
-    if (is_set(c, OPT_EGRESS_MBPS)
-        && !want_u32(c, OPT_EGRESS_MBPS, 1, RD_REG_MAX_CAPACITY_MBPS, &rl.capacity_mbps, &rc))
+    if (is_set(c, CLI_OPT_EGRESS_MBPS)
+        && !want_u32(c, CLI_OPT_EGRESS_MBPS, 1, RD_REG_MAX_CAPACITY_MBPS, &rl.capacity_mbps, &rc))
         return rc;
     if (!want_id(c, "relay", id))
         return 1;
-    const char *site = c->opt[OPT_SITE];
+    const char *site = c->opt[CLI_OPT_SITE];
     bool any_site = strcmp(site, "*") == 0;
     if (!any_site && !want_id(c, "site", site))
         return 1;
-    if (url_has_userinfo(c->opt[OPT_RTSP_URL]))
-        return FAIL(c, "--rtsp-url must not carry user info (user@host)");
+    if (url_has_userinfo(c->opt[CLI_OPT_RTSP_URL]))
+        return CLI_FAIL(c, "--rtsp-url must not carry user info (user@host)");
     if (!want_copy(c, "relay id", rl.id, sizeof rl.id, id)
         || !want_copy(c, "--name", rl.name, sizeof rl.name,
-                      is_set(c, OPT_NAME) ? c->opt[OPT_NAME] : id)
+                      is_set(c, CLI_OPT_NAME) ? c->opt[CLI_OPT_NAME] : id)
         || !want_copy(c, "site id", rl.site_id, sizeof rl.site_id, any_site ? "" : site)
-        || !want_copy(c, "--rtsp-url", rl.base_url, sizeof rl.base_url, c->opt[OPT_RTSP_URL]))
+        || !want_copy(c, "--rtsp-url", rl.base_url, sizeof rl.base_url, c->opt[CLI_OPT_RTSP_URL]))
         return 1;
     if (!any_site && (rc = site_must_exist(c, site)) != 0)
         return rc;
@@ -1383,7 +1385,7 @@ cmd_relay_list(struct cli *c)
     int r = registry_relay_list(c->reg, collect_relay, &relays);
     if (r != RD_OK || relays.oom) {
         vec_free(&relays);
-        return r != RD_OK ? reg_error(c, r, "relay", "*") : FAIL(c, "out of memory");
+        return r != RD_OK ? reg_error(c, r, "relay", "*") : CLI_FAIL(c, "out of memory");
     }
     int rc = pairs_load(c, NULL, NULL, true, &pairs);
     if (rc != 0) {
@@ -1611,7 +1613,7 @@ camera_must_exist(struct cli *c, const char *id)
     int r = registry_camera_get(c->reg, id, &cam);
     rd_cleanse(&cam, sizeof cam);
     if (r == RD_ENOTFOUND)
-        return FAIL(c, "camera '%s' does not exist (rtsp-broker camera list)", id);
+        return CLI_FAIL(c, "camera '%s' does not exist (rtsp-broker camera list)", id);
     if (r != RD_OK)
         return reg_error(c, r, "camera", id);
     return 0;
@@ -1632,15 +1634,15 @@ cmd_user_add(struct cli *c)
     if (!want_copy(c, "user name", u.name, sizeof u.name, name))
         return 1;
     if (c->conf->realm[0] == '\0')
-        return FAIL(c, "the configuration has an empty realm: set realm in the config file");
+        return CLI_FAIL(c, "the configuration has an empty realm: set realm in the config file");
     if (!want_copy(c, "realm", u.realm, sizeof u.realm, c->conf->realm))
         return 1;
     struct reg_user old;
     int r = registry_user_get(c->reg, name, &old);
     rd_cleanse(&old, sizeof old);
     if (r == RD_OK)
-        return FAIL(c, "user '%s' already exists (remove it first: rtsp-broker user rm %s)", name,
-                    name);
+        return CLI_FAIL(c, "user '%s' already exists (remove it first: rtsp-broker user rm %s)",
+                        name, name);
     if (r != RD_ENOTFOUND)
         return reg_error(c, r, "user", name);
     for (size_t i = 0; i < c->n_cameras; i++) {
@@ -1652,17 +1654,17 @@ cmd_user_add(struct cli *c)
         return rc;
     if (password[0] == '\0') {
         rd_cleanse(password, sizeof password);
-        return FAIL(c, "empty password");
+        return CLI_FAIL(c, "empty password");
     }
     r = registry_user_ha1(&u, password);
     rd_cleanse(password, sizeof password);
     if (r == RD_EPROTO || r == RD_ELIMIT) /* the name was checked above: the realm is bad */
-        return FAIL(c,
-                    "the configured realm is not usable for Digest (1 to %d printable ASCII "
-                    "characters without '\"' or '\\')",
-                    RD_AUTH_MAX_REALM);
+        return CLI_FAIL(c,
+                        "the configured realm is not usable for Digest (1 to %d printable ASCII "
+                        "characters without '\"' or '\\')",
+                        RD_AUTH_MAX_REALM);
     if (r != RD_OK)
-        return FAIL(c, "cannot compute the password hashes (%s)", rd_strstatus(r));
+        return CLI_FAIL(c, "cannot compute the password hashes (%s)", rd_strstatus(r));
     r = registry_user_add(c->reg, &u);
     rd_cleanse(&u, sizeof u);
     if (r != RD_OK)
@@ -1695,7 +1697,7 @@ cmd_user_list(struct cli *c)
     int r = registry_user_list(c->reg, collect_user, &users);
     if (r != RD_OK || users.oom) {
         vec_free(&users);
-        return r != RD_OK ? reg_error(c, r, "user", "*") : FAIL(c, "out of memory");
+        return r != RD_OK ? reg_error(c, r, "user", "*") : CLI_FAIL(c, "out of memory");
     }
     static const char *const head[] = {"NAME", "REALM", "CAMERAS", "CREATED (UTC)"};
     struct table t = {0};
@@ -1712,7 +1714,7 @@ cmd_user_list(struct cli *c)
         vec_init(&grants, RD_CAMERA_ID_MAX + 1);
         r = registry_user_grants(c->reg, u->name, collect_grant, &grants);
         if (r != RD_OK || grants.oom) {
-            rc = r != RD_OK ? reg_error(c, r, "user", u->name) : FAIL(c, "out of memory");
+            rc = r != RD_OK ? reg_error(c, r, "user", u->name) : CLI_FAIL(c, "out of memory");
             vec_free(&grants);
             break;
         }
@@ -1812,7 +1814,7 @@ cmd_user_revoke(struct cli *c)
         return rc;
     int r = registry_user_revoke(c->reg, name, cam);
     if (r == RD_ENOTFOUND)
-        return FAIL(c, "user '%s' has no grant for camera '%s'", name, cam);
+        return CLI_FAIL(c, "user '%s' has no grant for camera '%s'", name, cam);
     if (r != RD_OK)
         return reg_error(c, r, "grant", cam);
     if (c->json)
@@ -1823,26 +1825,27 @@ cmd_user_revoke(struct cli *c)
 
 /* ---- The command table ------------------------------------------------------------------- */
 
-#define CAMERA_ADD_OPTS                                                                            \
-    (OPT_BIT(OPT_NAME) | OPT_BIT(OPT_SITE) | OPT_BIT(OPT_MAX_RELAYS) | OPT_BIT(OPT_AUTH)           \
-     | OPT_BIT(OPT_ALWAYS_ON) | OPT_BIT(OPT_TRANSPORT) | OPT_BIT(OPT_USER))
-#define RELAY_ADD_OPTS                                                                             \
-    (OPT_BIT(OPT_SITE) | OPT_BIT(OPT_RTSP_URL) | OPT_BIT(OPT_NAME) | OPT_BIT(OPT_CAPACITY)         \
-     | OPT_BIT(OPT_EGRESS_MBPS))
+#define CLI_CAMERA_ADD_OPTS                                                                        \
+    (CLI_OPT_BIT(CLI_OPT_NAME) | CLI_OPT_BIT(CLI_OPT_SITE) | CLI_OPT_BIT(CLI_OPT_MAX_RELAYS)       \
+     | CLI_OPT_BIT(CLI_OPT_AUTH) | CLI_OPT_BIT(CLI_OPT_ALWAYS_ON) | CLI_OPT_BIT(CLI_OPT_TRANSPORT) \
+     | CLI_OPT_BIT(CLI_OPT_USER))
+#define CLI_RELAY_ADD_OPTS                                                                         \
+    (CLI_OPT_BIT(CLI_OPT_SITE) | CLI_OPT_BIT(CLI_OPT_RTSP_URL) | CLI_OPT_BIT(CLI_OPT_NAME)         \
+     | CLI_OPT_BIT(CLI_OPT_CAPACITY) | CLI_OPT_BIT(CLI_OPT_EGRESS_MBPS))
 
 static const struct cli_cmd cli_cmds[] = {
-    {"camera", "add", cmd_camera_add, 2, 2, CAMERA_ADD_OPTS,
+    {"camera", "add", cmd_camera_add, 2, 2, CLI_CAMERA_ADD_OPTS,
      "ID URL [--name N] [--site S] [--max-relays N] [--auth] [--always-on] "
      "[--transport auto|tcp|udp] [--user U]",
      "add a camera; with --user its password is read from stdin"},
-    {"camera", "list", cmd_camera_list, 0, 0, OPT_BIT(OPT_SITE), "[--site S]",
+    {"camera", "list", cmd_camera_list, 0, 0, CLI_OPT_BIT(CLI_OPT_SITE), "[--site S]",
      "list cameras with the relays pulling them and their viewers"},
     {"camera", "show", cmd_camera_show, 1, 1, 0, "ID",
      "a camera's settings (no credentials), relays pulling it now and viewers"},
     {"camera", "rm", cmd_camera_rm, 1, 1, 0, "ID", "remove a camera and its grants"},
     {"camera", "enable", cmd_camera_enable, 1, 1, 0, "ID", "serve a camera again"},
     {"camera", "disable", cmd_camera_disable, 1, 1, 0, "ID", "stop serving a camera (404)"},
-    {"relay", "add", cmd_relay_add, 1, 1, RELAY_ADD_OPTS,
+    {"relay", "add", cmd_relay_add, 1, 1, CLI_RELAY_ADD_OPTS,
      "ID --site S|'*' --rtsp-url URL [--name N] [--capacity N] [--egress-mbps N]",
      "add a relay; prints its key once"},
     {"relay", "list", cmd_relay_list, 0, 0, 0, "", "list relays with their load"},
@@ -1854,13 +1857,13 @@ static const struct cli_cmd cli_cmds[] = {
     {"relay", "disable", cmd_relay_disable, 1, 1, 0, "ID", "take a relay out of placement"},
     {"relay", "rotate-key", cmd_relay_rotate_key, 1, 1, 0, "ID",
      "new signing key, printed once; the previous one stays valid"},
-    {"user", "add", cmd_user_add, 1, 1, OPT_BIT(OPT_CAMERA), "NAME [--camera ID]...",
+    {"user", "add", cmd_user_add, 1, 1, CLI_OPT_BIT(CLI_OPT_CAMERA), "NAME [--camera ID]...",
      "add a viewer; its password is read from stdin (one line)"},
     {"user", "list", cmd_user_list, 0, 0, 0, "", "list viewers and their cameras"},
     {"user", "rm", cmd_user_rm, 1, 1, 0, "NAME", "remove a viewer"},
     {"user", "grant", cmd_user_grant, 2, 2, 0, "NAME ID", "allow a viewer to watch a camera"},
     {"user", "revoke", cmd_user_revoke, 2, 2, 0, "NAME ID", "withdraw that permission"},
-    {"site", "add", cmd_site_add, 1, 1, OPT_BIT(OPT_NAME), "ID [--name N]", "add a site"},
+    {"site", "add", cmd_site_add, 1, 1, CLI_OPT_BIT(CLI_OPT_NAME), "ID [--name N]", "add a site"},
     {"site", "list", cmd_site_list, 0, 0, 0, "", "list sites with their cameras and relays"},
     {"site", "rm", cmd_site_rm, 1, 1, 0, "ID", "remove an unused site"},
 };
@@ -1936,13 +1939,13 @@ parse_args(struct cli *c, char **args, size_t n)
             return usage_fail(c, "unknown option '%s'", shown(c, a));
         const char *name = a + 2, *eq = strchr(name, '=');
         size_t name_len = eq != NULL ? (size_t)(eq - name) : strlen(name);
-        enum cli_opt o = OPT__COUNT;
-        for (unsigned k = 0; k < OPT__COUNT; k++) {
+        enum cli_opt o = CLI_OPT__COUNT;
+        for (unsigned k = 0; k < CLI_OPT__COUNT; k++) {
             if (strlen(cli_opts[k].name) == name_len
                 && memcmp(cli_opts[k].name, name, name_len) == 0)
                 o = (enum cli_opt)k;
         }
-        if (o == OPT__COUNT || (c->cmd->opts & OPT_BIT(o)) == 0)
+        if (o == CLI_OPT__COUNT || (c->cmd->opts & CLI_OPT_BIT(o)) == 0)
             return usage_fail(c, "unknown option '%s'", shown(c, a));
         const struct cli_opt_def *d = &cli_opts[o];
         const char *value = "";
@@ -2044,7 +2047,7 @@ cli_main(const struct broker_conf *conf, int argc, char **argv, FILE *in, FILE *
 
     char open_err[RD_ERRBUF_LEN];
     if (registry_open(conf->database, &c.reg, open_err, sizeof open_err) != RD_OK) {
-        rc = FAIL(&c, "cannot open the registry %s: %s", conf->database, open_err);
+        rc = CLI_FAIL(&c, "cannot open the registry %s: %s", conf->database, open_err);
         goto out;
     }
     rc = c.cmd->run(&c);
