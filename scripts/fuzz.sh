@@ -27,7 +27,9 @@ run_one() {
     (cd "$work" && "$root/$build/tests/fuzz_$t" -max_total_time="$seconds" -timeout=10 \
         -rss_limit_mb=2048 -print_final_stats=1 new "$root/tests/fuzz/corpus/$t") \
         >"$work/log" 2>&1 || true
-    "$build/tests/fuzz_$t" -merge=1 "tests/fuzz/corpus/$t" "$work/new" >"$work/merge.log" 2>&1 || true
+    # The merge replays every new input in a fresh process: a crash here lands in $work too.
+    (cd "$work" && "$root/$build/tests/fuzz_$t" -merge=1 "$root/tests/fuzz/corpus/$t" new) \
+        >"$work/merge.log" 2>&1 || true
     local execs crashes
     execs=$(grep -E '^stat::number_of_executed_units' "$work/log" | awk '{print $2}')
     crashes=$(ls "$work" | grep -cE '^(crash|leak|timeout|oom)-' || true)

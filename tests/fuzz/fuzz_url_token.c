@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "crypto.h"
 #include "rd_err.h"
 #include "url_token.h"
 
@@ -22,9 +23,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define CAM   RD_STR_LIT("lobby")
 #define RELAY RD_STR_LIT("relay-a")
 
-/* Seeds in corpus/url_token/ were minted under a different key with this kid, so they are
- * structurally perfect but never one byte away from a token valid under this key. */
-static const char key_hex[] = "5f1e0d9c8b7a69584736251403f2e1d0c0b0a090807060504030201000fedcba";
+/* The key is random per process. libFuzzer learns the two minted tokens through its memcmp
+ * hooks and saves them; under a fixed key such a saved token would still verify when replayed
+ * by a later process that minted other jtis, breaking the property for no fault of the code.
+ * Seeds in corpus/url_token/ are structurally perfect tokens under other keys. */
 
 static struct url_token_keyring ring;
 static char tok_free[URL_TOKEN_MINT_MAX + 1];  /* unbound */
@@ -37,6 +39,10 @@ init_once(void)
     static bool done;
     if (done)
         return;
+    uint8_t raw[RD_TOKEN_KEY_BYTES];
+    char key_hex[2 * RD_TOKEN_KEY_BYTES + 1];
+    CHECK(rd_random_bytes(raw, sizeof(raw)) == RD_OK);
+    rd_hex_encode(raw, sizeof(raw), key_hex);
     struct url_token_key key;
     CHECK(url_token_key_parse(RD_STR_LIT("fz"), rd_str_make(key_hex, sizeof(key_hex) - 1), &key)
           == RD_OK);
