@@ -95,7 +95,7 @@ def parse_relay_add_output(text):
         f = _find_key_fields(obj)
         if f and f.get("kid"):
             return {"kid": str(f["kid"]), "key": parse_key(f["key"])}
-    kid = re.search(r"\bkid\b\s*[:=]?\s*([A-Za-z0-9_-]{1,16})\b", text, re.I)
+    kid = re.search(r"\bkid\b\)?\s*[:=]?\s*([A-Za-z0-9_-]{1,16})\b", text, re.I)
     key = re.search(r"\bkey\b[^:=\n]*[:=]?\s*([0-9A-Fa-f]{64}|[A-Za-z0-9_-]{43})(?![A-Za-z0-9_-])",
                     text, re.I)
     if not key:
@@ -209,6 +209,16 @@ def _self_test():
     assert out == {"kid": "Ab3_", "key": key}, out
     out = parse_relay_add_output("relay r1 added\nkid: k9\nkey: %s\n(shown once)\n" % b64url(key))
     assert out == {"kid": "k9", "key": key}, out
+    # rtsp-broker relay add without --json (broker/cli.c print_key).
+    text = ("relay 'r1' added: site default, rtsp://127.0.0.1:8554, capacity 1000 viewers\n\n"
+            "key id (kid): Zq3_x-1   (generation 1)\n"
+            "key (shown only now; it is not printed again):\n%s\n\n"
+            "Install it on the relay host:\n  relay_id = r1\n  key_id   = Zq3_x-1\n" % key.hex())
+    out = parse_relay_add_output(text)
+    assert out == {"kid": "Zq3_x-1", "key": key}, out
+    out = parse_relay_add_output('{"relay": "r1", "kid": "k2", "gen": 1, "previous_kid": null, '
+                                 '"key": "%s", "key_format": "hex"}' % key.hex())
+    assert out == {"kid": "k2", "key": key}, out
     r = Relay("relay-a", "k1", key)
     r.set_cameras(["lobby", "dock"])
     b1 = json.loads(r.body())
