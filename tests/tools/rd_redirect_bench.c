@@ -31,7 +31,7 @@
 /* Caps of this tool (not of the daemons): how many distinct cameras it precomputes requests
  * for, how many source addresses it rotates over, and connections in flight. */
 #define BENCH_MAX_CAMERAS  1000000
-#define BENCH_MAX_SRC      256
+#define BENCH_MAX_SRC      65536
 #define BENCH_MAX_INFLIGHT 65536
 #define BENCH_REQ_MAX      1024 /* both request texts of one camera */
 #define BENCH_SWEEP_S      0.05 /* deadline sweep period */
@@ -103,7 +103,7 @@ struct bench {
     struct target *targets;
     size_t n_targets;
     struct sockaddr_in dst;
-    struct in_addr src[BENCH_MAX_SRC];
+    uint32_t src_base; /* first source address, host order */
     size_t n_src, next_src;
     struct step steps[2];
     unsigned n_steps;
@@ -390,7 +390,7 @@ conn_start(struct bench *b, uint64_t origin, uint64_t t)
         goto local;
     if (b->n_src) {
         struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = 0};
-        sa.sin_addr = b->src[b->next_src++ % b->n_src];
+        sa.sin_addr.s_addr = htonl(b->src_base + (uint32_t)(b->next_src++ % b->n_src));
         int one = 1;
         (void)setsockopt(c->fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof(one));
         if (bind(c->fd, (struct sockaddr *)&sa, sizeof(sa)) != 0)
@@ -670,30 +670,33 @@ report_json(const struct bench *b, const struct report *r, const char *pattern)
 static void
 usage(FILE *f)
 {
-    fprintf(f, "usage: rd_redirect_bench [options] HOST:PORT\n"
-               "  -c, --concurrency N    connections in flight (default 32)\n"
-               "  -n, --requests N       viewers to run (after warmup)\n"
-               "  -d, --duration S       seconds to run (after warmup; default 5 when no -n)\n"
-               "      --warmup S         seconds run first and not counted (default 0)\n"
-               "      --rate R           open loop: R viewers per second, latency from the\n"
-               "                         scheduled time (coordinated-omission aware)\n"
-               "      --camera ID        camera to request (repeatable)\n"
-               "      --cameras PATTERN  camera names, %%d = number (e.g. cam%%d)\n"
-               "      --range LO-HI      numbers for --cameras (default 0-9999)\n"
-               "      --seq              pick cameras in order (default: uniform random)\n"
-               "      --seed N           random seed (default 1)\n"
-               "      --pipeline         send OPTIONS and DESCRIBE in one write\n"
-               "      --no-options       send DESCRIBE only\n"
-               "      --http             HTTP GET /<camera> with Connection: close (baseline)\n"
-               "      --loose-location   accept any absolute Location (not /v1/<camera>/<token>/)\n"
-               "      --timeout S        per-viewer deadline (default 5)\n"
-               "      --close-wait S     wait this long for the server to close after the\n"
-               "                         redirect, then reset (default 1; 0 = close at once)\n"
-               "      --src A.B.C.D[-N]  bind to N consecutive source addresses in turn\n"
-               "      --spin             never sleep (open loop: start each viewer on time to the\n"
-               "                         microsecond; the tool's own CPU then reads 100%%)\n"
-               "      --json FILE        write the results as JSON\n"
-               "      --label TEXT       label stored in the JSON\n");
+    fprintf(f,
+            "usage: rd_redirect_bench [options] HOST:PORT\n"
+            "  -c, --concurrency N    connections in flight (default 32)\n"
+            "  -n, --requests N       viewers to run (after warmup)\n"
+            "  -d, --duration S       seconds to run (after warmup; default 5 when no -n)\n"
+            "      --warmup S         seconds run first and not counted (default 0)\n"
+            "      --rate R           open loop: R viewers per second, latency from the\n"
+            "                         scheduled time (coordinated-omission aware)\n"
+            "      --camera ID        camera to request (repeatable)\n"
+            "      --cameras PATTERN  camera names, %%d = number (e.g. cam%%d)\n"
+            "      --range LO-HI      numbers for --cameras (default 0-9999)\n"
+            "      --seq              pick cameras in order (default: uniform random)\n"
+            "      --seed N           random seed (default 1)\n"
+            "      --pipeline         send OPTIONS and DESCRIBE in one write\n"
+            "      --no-options       send DESCRIBE only\n"
+            "      --http             HTTP GET /<camera> with Connection: close (baseline)\n"
+            "      --loose-location   accept any absolute Location (not /v1/<camera>/<token>/)\n"
+            "      --timeout S        per-viewer deadline (default 5)\n"
+            "      --close-wait S     wait this long for the server to close after the\n"
+            "                         redirect, then reset (default 1; 0 = close at once)\n"
+            "      --src A.B.C.D[-N]  bind to N (<= 65536) consecutive source addresses in turn\n"
+            "                         (127.0.0.0/8 is all loopback: spreads viewers over many\n"
+            "                         client IPs, as per-IP connection limits expect)\n"
+            "      --spin             never sleep (open loop: start each viewer on time to the\n"
+            "                         microsecond; the tool's own CPU then reads 100%%)\n"
+            "      --json FILE        write the results as JSON\n"
+            "      --label TEXT       label stored in the JSON\n");
 }
 
 static bool
@@ -746,9 +749,9 @@ parse_src(const char *s, struct bench *b)
     struct in_addr a;
     if (inet_pton(AF_INET, ip, &a) != 1)
         return false;
-    for (uint64_t i = 0; i < count; i++) {
-        b->src[i].s_addr = htonl(ntohl(a.s_addr) + (uint32_t)i);
-    }
+    if ((uint64_t)ntohl(a.s_addr) + count - 1 > UINT32_MAX)
+        return false;
+    b->src_base = ntohl(a.s_addr);
     b->n_src = (size_t)count;
     return true;
 }
