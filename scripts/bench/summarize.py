@@ -52,6 +52,9 @@ def redirect_phase(runs):
         "max_us": med([r["latency_us"]["max"] for r in runs]),
         "generator_cpu_pct": med([100.0 * (r["cpu_user_s"] + r["cpu_sys_s"]) / r["window_s"]
                                   for r in runs if r["window_s"]]),
+        # What the generator would do on one fully busy core at its measured cost per viewer.
+        "generator_per_core_s": med([r["completed"] / (r["cpu_user_s"] + r["cpu_sys_s"])
+                                     for r in runs if r["cpu_user_s"] + r["cpu_sys_s"] > 0]),
         "rate": runs[0].get("rate"),
         "start_delay_p99_us": med([r.get("start_delay_us", {}).get("p99") for r in runs]),
     }
@@ -102,6 +105,7 @@ def ingest_phase(runs):
         "p99_ms": med([r["latency_ms"]["p99"] for r in runs]),
         "broker_cpu_us_per_beat": med([r.get("broker_cpu_us_per_beat") for r in runs]),
         "projected_beats_per_core_s": med([r.get("projected_beats_per_core_s") for r in runs]),
+        "simulator_cpu_s": med([r.get("own_cpu_s") for r in runs]),
     }
 
 
@@ -182,7 +186,7 @@ def main():
           f"x {meta.get('seconds')} s, medians shown")
     print()
     hdr = f"{'measurement':44} {'rate/s':>9} {'p50 us':>8} {'p99 us':>8} {'p99.9':>8} " \
-          f"{'srv cpu%':>8} {'/core-s':>9} {'errors':>6}"
+          f"{'srv cpu%':>8} {'/core-s':>9} {'gen/core-s':>10} {'errors':>6}"
     print(hdr)
     print("-" * len(hdr))
     rows = [
@@ -198,17 +202,18 @@ def main():
             continue
         print(f"{name:44} {fmt(r['redirects_per_s']):>9} {fmt(r['p50_us']):>8} "
               f"{fmt(r['p99_us']):>8} {fmt(r['p99_9_us']):>8} {fmt(r.get('server_cpu_pct')):>8} "
-              f"{fmt(r.get('per_server_core_s')):>9} {r['errors']:>6}")
+              f"{fmt(r.get('per_server_core_s')):>9} {fmt(r.get('generator_per_core_s')):>10} "
+              f"{r['errors']:>6}")
     w = s["nginx_wrk"]
     if w:
         print(f"{'nginx GET 302, Connection: close (wrk)':44} {fmt(w['requests_per_s']):>9} "
               f"{fmt(w['p50_us']):>8} {fmt(w['p99_us']):>8} {'':>8} {fmt(w['server_cpu_pct']):>8} "
-              f"{fmt(w['per_server_core_s']):>9} {w['socket_errors'] + w['non_3xx']:>6}")
+              f"{fmt(w['per_server_core_s']):>9} {'':>10} {w['socket_errors'] + w['non_3xx']:>6}")
     hb = s["heartbeat_ingest"]
     if hb:
         print()
         print(f"heartbeat ingest: {hb['relays']} relays offering {fmt(hb['offered_per_s'])}/s: "
-              f"{fmt(hb['beats_per_s'])}/s accepted-or-answered, status {hb['status']}, "
+              f"{fmt(hb['beats_per_s'])}/s answered, status {hb['status']}, "
               f"errors {hb['errors']}, p99 {fmt(hb['p99_ms'])} ms, broker "
               f"{fmt(hb['broker_cpu_us_per_beat'])} us CPU per beat "
               f"(~{fmt(hb['projected_beats_per_core_s'])}/s per core)")
