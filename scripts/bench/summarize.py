@@ -164,6 +164,10 @@ def main():
     s["nginx_gen"] = redirect_phase(load_runs(d, "nginx-gen"))
     s["nginx_wrk"] = wrk_phase(load_runs(d, "nginx-wrk"))
     s["stub_full"] = redirect_phase(load_runs(d, "stub-full"))
+    keep = os.path.join(d, "keepalive.json")
+    if os.path.exists(keep):
+        with open(keep) as f:
+            s["keepalive"] = json.load(f)
     bf, bd, ng = s["broker_full"], s["broker_describe_only"], s["nginx_gen"]
     s["ratios"] = {
         "broker_options_describe_vs_nginx_get": ratio(bf and bf["redirects_per_s"],
@@ -217,6 +221,11 @@ def main():
               f"errors {hb['errors']}, p99 {fmt(hb['p99_ms'])} ms, broker "
               f"{fmt(hb['broker_cpu_us_per_beat'])} us CPU per beat "
               f"(~{fmt(hb['projected_beats_per_core_s'])}/s per core)")
+    k = s.get("keepalive")
+    if k:
+        print(f"keep-alive heartbeats during the redirect runs: {k['relays']} relays, "
+              f"{k['sent']} beats, status {k['status']}, errors {k['errors']}, p99 "
+              f"{k['latency_ms']['p99']} ms, simulator CPU {k['own_cpu_s']} s in {k['window_s']} s")
     print(f"broker RSS: max sampled {meta.get('broker_rss_max_kib', '-')} KiB, "
           f"VmHWM {meta.get('broker_hwm_kib', '-')} KiB; nginx worker VmHWM "
           f"{meta.get('nginx_hwm_kib', '-')} KiB")
