@@ -170,7 +170,9 @@ run_gen() {
 cams_arg=(--cameras 'cam%d' --range "0-$((cameras - 1))")
 common=(-c "$conc" -d "$seconds" --warmup "$warmup" --src "$src" "${cams_arg[@]}")
 loadavg_start=$(cut -d' ' -f1-3 /proc/loadavg)
-[ "${loadavg_start%% *}" \< "0.5" ] || log "load average is $loadavg_start: other work shares these cores, figures will be low"
+if awk -v l="${loadavg_start%% *}" 'BEGIN { exit !(l >= 0.5) }'; then
+    log "load average is $loadavg_start: other work shares these cores, figures will be low"
+fi
 rss_max=""
 hwm=""
 nginx_hwm=""
@@ -260,6 +262,7 @@ EOF
     for r in $(seq "$repeats"); do
         taskset -c $core_cli $py "$sim" --admin "127.0.0.1:$aport" --relays "$tmp/relays.json" --limit "$ingest_relays" \
             "${cams_arg[@]/--range/--camera-range}" --interval 0.5 --warmup 2 --duration "$seconds" \
+            --conns 16 --src 127.0.2.1-2 \
             --broker-pid "$bpid" --report-every 0 --quiet --json "$out/ingest-$r.json" >>"$tmp/sim.out" 2>&1 ||
             log "ingest run $r: simulator reported errors"
         $py -c "import json; r=json.load(open('$out/ingest-$r.json')); print('  ingest-%d  %7.0f/s of %d offered  status %s  broker %s us/beat' % ($r, r['per_s'], r['offered_per_s'], r['status'], r['broker_cpu_us_per_beat']))" >&2
