@@ -205,8 +205,7 @@ def read_response(sock, timeout=5.0):
         if not chunk:
             break
         rest += chunk
-    resp.body = rest[:n]
-    sock._rd_leftover = rest[n:]
+    resp.body = rest[:n]  # bytes past the body (a pipelined reply) are not expected here
     return resp
 
 
