@@ -148,11 +148,16 @@ load_once(struct registry *reg, struct catalog *c)
         if ((rc = registry_user_grants(reg, u->user.name, add_grant, c)) != RD_OK || c->rc != RD_OK)
             return rc != RD_OK ? rc : c->rc;
         u->n_grants = (uint32_t)(c->n_grants - u->first_grant);
-        qsort(c->grants + u->first_grant, u->n_grants, sizeof(c->grants[0]), cmp_grant);
+        if (u->n_grants > 1)
+            qsort(c->grants + u->first_grant, u->n_grants, sizeof(c->grants[0]), cmp_grant);
     }
-    qsort(c->cameras, c->n_cameras, sizeof(*c->cameras), cmp_camera);
-    qsort(c->relays, c->n_relays, sizeof(*c->relays), cmp_relay);
-    qsort(c->users, c->n_users, sizeof(*c->users), cmp_user);
+    /* qsort and bsearch take no NULL arrays, even with 0 elements (C11 §7.22.5). */
+    if (c->n_cameras > 1)
+        qsort(c->cameras, c->n_cameras, sizeof(*c->cameras), cmp_camera);
+    if (c->n_relays > 1)
+        qsort(c->relays, c->n_relays, sizeof(*c->relays), cmp_relay);
+    if (c->n_users > 1)
+        qsort(c->users, c->n_users, sizeof(*c->users), cmp_user);
     uint64_t after;
     if ((rc = registry_version(reg, &after)) != RD_OK)
         return rc;
@@ -212,7 +217,7 @@ const struct catalog_camera *
 catalog_camera(const struct catalog *cat, const char *id)
 {
     struct catalog_camera key;
-    if (rd_str_copy(key.id, sizeof(key.id), rd_str_cstr(id)) != RD_OK)
+    if (cat->n_cameras == 0 || rd_str_copy(key.id, sizeof(key.id), rd_str_cstr(id)) != RD_OK)
         return NULL;
     return bsearch(&key, cat->cameras, cat->n_cameras, sizeof(key), cmp_camera);
 }
@@ -221,7 +226,8 @@ const struct catalog_relay *
 catalog_relay(const struct catalog *cat, const char *id)
 {
     struct catalog_relay key;
-    if (rd_str_copy(key.relay.id, sizeof(key.relay.id), rd_str_cstr(id)) != RD_OK)
+    if (cat->n_relays == 0
+        || rd_str_copy(key.relay.id, sizeof(key.relay.id), rd_str_cstr(id)) != RD_OK)
         return NULL;
     return bsearch(&key, cat->relays, cat->n_relays, sizeof(key), cmp_relay);
 }
@@ -230,7 +236,8 @@ const struct catalog_user *
 catalog_user(const struct catalog *cat, const char *name)
 {
     struct catalog_user key;
-    if (rd_str_copy(key.user.name, sizeof(key.user.name), rd_str_cstr(name)) != RD_OK)
+    if (cat->n_users == 0
+        || rd_str_copy(key.user.name, sizeof(key.user.name), rd_str_cstr(name)) != RD_OK)
         return NULL;
     return bsearch(&key, cat->users, cat->n_users, sizeof(key), cmp_user);
 }
@@ -239,6 +246,8 @@ bool
 catalog_user_may_view(const struct catalog *cat, const struct catalog_user *u,
                       const char *camera_id)
 {
+    if (u->n_grants == 0)
+        return false;
     return bsearch(camera_id, cat->grants + u->first_grant, u->n_grants, sizeof(cat->grants[0]),
                    cmp_grant)
            != NULL;

@@ -111,7 +111,26 @@ test_reload_sees_changes(void **state)
     registry_close(reg);
 }
 
+static void
+test_empty_registry(void **state)
+{
+    (void)state;
+    struct registry *reg = NULL;
+    char err[256];
+    assert_int_equal(registry_open(":memory:", &reg, err, sizeof(err)), RD_OK);
+    struct catalog *cat = NULL;
+    assert_int_equal(catalog_load(reg, &cat), RD_OK);
+    assert_int_equal(catalog_camera_count(cat), 0);
+    assert_int_equal(catalog_relay_count(cat), 0);
+    assert_null(catalog_camera(cat, "lobby"));
+    assert_null(catalog_relay(cat, "relay-a"));
+    assert_null(catalog_user(cat, "ann"));
+    catalog_free(cat);
+    registry_close(reg);
+}
+
 static const struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_empty_registry),
     cmocka_unit_test(test_lookups),
     cmocka_unit_test(test_reload_sees_changes),
 };
