@@ -127,7 +127,7 @@ send_json(struct MHD_Connection *conn, unsigned status, json_t *j, const struct 
 {
     if (j == NULL)
         return send_text(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory\n", NULL);
-    char *s = json_dumps(j, JSON_COMPACT);
+    char *s = json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(9));
     json_decref(j);
     if (s == NULL)
         return send_text(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory\n", NULL);
@@ -604,6 +604,13 @@ field_u32(json_t *o, const char *key, uint32_t min, uint32_t max, uint32_t *dst,
 /* ---- Relays ------------------------------------------------------------------------------------
  */
 
+/* Seconds rounded to milliseconds (s >= 0): ages need no more digits. */
+static double
+round_ms(double s)
+{
+    return s > 0. ? (double)(int64_t)(s * 1000. + 0.5) / 1000. : 0.;
+}
+
 /* The live part of a relay (relay view) merged into the JSON object o. */
 static void
 relay_live(const struct admin *a, const char *id, json_t *o)
@@ -631,7 +638,8 @@ relay_live(const struct admin *a, const char *id, json_t *o)
     json_object_set_new(o, "cap_egress_kbps", json_integer(ri.cap_egress_kbps));
     json_object_set_new(o, "cpu_pct", json_integer(ri.cpu_pct));
     json_object_set_new(o, "cameras", json_integer(ri.n_pulls));
-    json_object_set_new(o, "last_heartbeat_age_s", ri.ever_beat ? json_real(age) : json_null());
+    json_object_set_new(o, "last_heartbeat_age_s",
+                        ri.ever_beat ? json_real(round_ms(age)) : json_null());
     json_object_set_new(o, "boot_id", ri.ever_beat ? jstr(ri.boot_id) : json_null());
     json_object_set_new(o, "seq", json_integer((json_int_t)ri.seq));
 }
@@ -669,7 +677,7 @@ pull_cb(void *arg, const struct relay_view_pull_info *p)
         jstr(p->camera_id), "state", p->reported ? relay_view_cam_state_name(p->state) : "reserved",
         "viewers", (json_int_t)p->viewers, "reserved", (json_int_t)p->reserved, "ingress_kbps",
         (json_int_t)p->ingress_kbps, "drops", (json_int_t)p->drops, "since_s",
-        p->since_at > 0 ? c->now - p->since_at : 0., "reported", p->reported);
+        round_ms(p->since_at > 0 ? c->now - p->since_at : 0.), "reported", p->reported);
     if (o != NULL)
         json_array_append_new(c->arr, o);
     c->viewers += p->viewers + p->reserved;
@@ -1359,24 +1367,24 @@ stats(struct admin *a, struct MHD_Connection *conn)
     bool have_version = registry_version(b->reg, &version) == RD_OK;
     json_t *j = json_pack(
         "{s:f,s:b,s:o,s:I,s:I,s:I,s:I,s:I,s:o,s:o,s:o,"
-        "s:{s:I,s:I,s:I,s:I},"
+        "s:{s:I,s:I},s:{s:I,s:I},"
         "s:{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I},"
         "s:{s:I,s:I,s:I,s:I},"
         "s:{s:I,s:I,s:I},"
         "s:{s:I}}",
-        "uptime_s", ev_now(b->loop) - b->started_at, "db_degraded", b->db_degraded,
+        "uptime_s", round_ms(ev_now(b->loop) - b->started_at), "db_degraded", b->db_degraded,
         "registry_version", have_version ? json_integer((json_int_t)version) : json_null(),
         "catalog_version", (json_int_t)catalog_version(b->cat), "relays",
         (json_int_t)catalog_relay_count(b->cat), "cameras",
         (json_int_t)catalog_camera_count(b->cat), "connections_open", (json_int_t)m->conns_open,
         "catalog_reloads", (json_int_t)m->catalog_reloads, "connections", conns, "heartbeats", hb,
         "responses", resp, "health_transitions", "to_healthy", (json_int_t)m->health_to_healthy,
-        "to_unhealthy", (json_int_t)m->health_to_unhealthy, "flushes_ok", (json_int_t)m->flushes_ok,
-        "flushes_failed", (json_int_t)m->flushes_failed, "relay_view", "hb_accepted",
-        (json_int_t)vs.hb_accepted, "hb_new_boot", (json_int_t)vs.hb_new_boot, "hb_stale",
-        (json_int_t)vs.hb_stale, "hb_rejected", (json_int_t)vs.hb_rejected, "hb_unknown_relay",
-        (json_int_t)vs.hb_unknown_relay, "reservations", (json_int_t)vs.reservations,
-        "pulls_dropped", (json_int_t)vs.pulls_dropped, "removals_lost",
+        "to_unhealthy", (json_int_t)m->health_to_unhealthy, "flushes", "ok",
+        (json_int_t)m->flushes_ok, "failed", (json_int_t)m->flushes_failed, "relay_view",
+        "hb_accepted", (json_int_t)vs.hb_accepted, "hb_new_boot", (json_int_t)vs.hb_new_boot,
+        "hb_stale", (json_int_t)vs.hb_stale, "hb_rejected", (json_int_t)vs.hb_rejected,
+        "hb_unknown_relay", (json_int_t)vs.hb_unknown_relay, "reservations",
+        (json_int_t)vs.reservations, "pulls_dropped", (json_int_t)vs.pulls_dropped, "removals_lost",
         (json_int_t)vs.removals_lost, "relays", (json_int_t)vs.n_relays, "healthy",
         (json_int_t)vs.n_healthy, "cameras", (json_int_t)vs.n_cameras, "pulls",
         (json_int_t)vs.n_pulls, "registry", "commits", (json_int_t)rs.commits, "flushes",

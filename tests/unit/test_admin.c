@@ -8,6 +8,7 @@
 #include "rd_test.h"
 
 #include <errno.h>
+#include <jansson.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <sys/socket.h>
@@ -1386,6 +1387,18 @@ test_stats_and_samples(void **state)
     char want[64];
     snprintf(want, sizeof(want), "\"registry_version\":%llu", (unsigned long long)reg_version(f));
     assert_true(has(r.body, want));
+    json_error_t jerr;
+    json_t *j = json_loads(r.body, 0, &jerr);
+    assert_non_null(j);
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(j, "flushes"), "ok")), 0);
+    assert_int_equal(
+        json_integer_value(json_object_get(json_object_get(j, "health_transitions"), "to_healthy")),
+        0);
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(j, "relay_view"), "pulls")),
+                     1);
+    assert_true(json_integer_value(json_object_get(json_object_get(j, "registry"), "commits")) > 0);
+    assert_true(json_is_real(json_object_get(j, "uptime_s")));
+    json_decref(j);
 
     int64_t now = (int64_t)time(NULL);
     struct reg_load load = {.relay_id = "relay-a",
