@@ -507,6 +507,13 @@ camera_source(struct admin *a, struct MHD_Connection *conn, enum meth m, const c
                   registry_transport_name(cam.transport), "always_on", cam.always_on, "enabled",
                   cam.enabled, "registry_version", (json_int_t)catalog_version(b->cat));
     rd_cleanse(&cam, sizeof(cam));
+    if (j == NULL) {
+        /* json_pack refuses text that is not UTF-8 (credentials set outside the API). */
+        RD_LOG_RATELIMITED(RD_LOG_WARN, &a->log, 1.,
+                           "camera source not sent: not valid UTF-8 camera=%s", cam_id);
+        return send_error(conn, MHD_HTTP_INTERNAL_SERVER_ERROR,
+                          "the camera's source is not valid UTF-8");
+    }
     char peer[64];
     httpd_peer(conn, peer, sizeof(peer));
     RD_LOG(RD_LOG_INFO, &a->log, "camera source sent relay=%s camera=%s peer=%s", cr->relay.id,
