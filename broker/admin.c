@@ -404,7 +404,7 @@ heartbeat(struct admin *a, struct MHD_Connection *conn, enum meth m, const char 
     rq.body = body->data;
     rq.body_len = body->len;
 
-    enum MHD_Result ret;
+    enum MHD_Result ret = MHD_NO;
     const struct catalog_relay *cr = relay_auth(a, conn, &rq, &ret);
     if (cr == NULL)
         return ret;
@@ -480,7 +480,7 @@ camera_source(struct admin *a, struct MHD_Connection *conn, enum meth m, const c
     /* Answered on the first call: the request is signed with an empty body. */
     struct relay_channel_req rq;
     fill_req(conn, method, url, &rq);
-    enum MHD_Result ret;
+    enum MHD_Result ret = MHD_NO;
     const struct catalog_relay *cr = relay_auth(a, conn, &rq, &ret);
     if (cr == NULL)
         return ret;

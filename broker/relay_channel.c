@@ -331,7 +331,7 @@ static int
 get_u32(struct relay_channel_hb *out, json_t *obj, const char *where, const char *key,
         bool required, uint32_t *v)
 {
-    uint64_t x;
+    uint64_t x = 0;
     int rc = get_uint(out, obj, where, key, required, UINT32_MAX, 0, &x);
     if (rc == RD_OK)
         *v = (uint32_t)x;
@@ -383,8 +383,8 @@ parse_camera(struct relay_channel_hb *out, json_t *j, size_t i, struct relay_vie
         return hb_fail(out, RD_EPROTO, "cameras: bad entry");
     if (!json_is_object(j))
         return hb_fail(out, RD_EPROTO, "cameras[%zu] must be an object", i);
-    const char *s;
-    size_t len;
+    const char *s = NULL;
+    size_t len = 0;
     int rc = get_str(out, j, where, "id", &s, &len);
     if (rc != RD_OK)
         return rc;
@@ -409,8 +409,8 @@ parse_body(struct relay_channel_hb *out, json_t *root)
     if (!json_is_object(root))
         return hb_fail(out, RD_EPROTO, "the body must be a JSON object");
     struct relay_view_hb *hb = &out->hb;
-    const char *s;
-    size_t len;
+    const char *s = NULL;
+    size_t len = 0;
     int rc = get_str(out, root, "", "relay_id", &s, &len);
     if (rc != RD_OK)
         return rc;
