@@ -30,8 +30,8 @@
 #define ADMIN_DECISIONS_DEFAULT 100
 /* /metrics starts with this much room and doubles up to the cap (8 KiB per relay label is
  * far above what a label costs; the cap only stops a runaway). */
-#define ADMIN_METRICS_START (64 * 1024)
-#define ADMIN_METRICS_MAX   (8 * 1024 * 1024)
+#define ADMIN_METRICS_START ((size_t)64 * 1024)
+#define ADMIN_METRICS_MAX   ((size_t)8 * 1024 * 1024)
 /* Bearer tokens shorter than this are accepted with a warning (SECURITY.md: >= 256 bits). */
 #define ADMIN_TOKEN_MIN_LEN 32
 
@@ -391,7 +391,7 @@ heartbeat(struct admin *a, struct MHD_Connection *conn, enum meth m, const char 
             return relay_refuse(a, conn, v, &rq);
     }
     struct httpd_body *body = NULL;
-    int rc = httpd_body_read(conn, con_cls, RD_HTTP_MAX_HEARTBEAT_BODY, upload_data,
+    int rc = httpd_body_read(conn, con_cls, (size_t)RD_HTTP_MAX_HEARTBEAT_BODY, upload_data,
                              upload_data_size, &body);
     if (rc == RD_AGAIN)
         return MHD_YES;
@@ -1644,7 +1644,7 @@ handler(void *cls, struct MHD_Connection *conn, const char *url, const char *met
         return send_405(conn, t.allow);
     struct httpd_body *body = NULL;
     if (m == M_POST || m == M_PUT) {
-        int rc = httpd_body_read(conn, con_cls, RD_HTTP_MAX_ADMIN_BODY, upload_data,
+        int rc = httpd_body_read(conn, con_cls, (size_t)RD_HTTP_MAX_ADMIN_BODY, upload_data,
                                  upload_data_size, &body);
         if (rc == RD_AGAIN)
             return MHD_YES;

@@ -126,6 +126,9 @@ relay_channel_check(const struct reg_relay_key *key, const struct relay_channel_
 /* ---- Token buckets -----------------------------------------------------------------------------
  */
 
+/* The table size as a size_t (the limit is an int expression). */
+#define N_BUCKETS ((size_t)RD_RELAY_CHANNEL_BUCKETS)
+
 struct bucket {
     char id[RD_RELAY_ID_MAX + 1]; /* "" = free slot */
     double tokens;                /* at time `at` */
@@ -136,8 +139,8 @@ struct relay_channel_limiter {
     double rate, burst;
     size_t used; /* slots in use */
     uint64_t untracked;
-    struct bucket slots[RD_RELAY_CHANNEL_BUCKETS];
-    struct bucket spare[RD_RELAY_CHANNEL_BUCKETS]; /* rebuild target */
+    struct bucket slots[N_BUCKETS];
+    struct bucket spare[N_BUCKETS]; /* rebuild target */
 };
 
 int
@@ -178,8 +181,8 @@ static struct bucket *
 probe(struct bucket *slots, const char *id, bool *found)
 {
     uint64_t h = policy_hash_str(id);
-    for (size_t k = 0; k < RD_RELAY_CHANNEL_BUCKETS; k++) {
-        struct bucket *b = &slots[(h + k) % RD_RELAY_CHANNEL_BUCKETS];
+    for (size_t k = 0; k < N_BUCKETS; k++) {
+        struct bucket *b = &slots[(h + k) % N_BUCKETS];
         if (b->id[0] == '\0') {
             *found = false;
             return b;
@@ -199,7 +202,7 @@ rebuild(struct relay_channel_limiter *l, double now)
 {
     memset(l->spare, 0, sizeof(l->spare));
     size_t used = 0;
-    for (size_t i = 0; i < RD_RELAY_CHANNEL_BUCKETS; i++) {
+    for (size_t i = 0; i < N_BUCKETS; i++) {
         const struct bucket *b = &l->slots[i];
         if (b->id[0] == '\0' || refilled(l, b, now) >= l->burst)
             continue;
@@ -226,10 +229,10 @@ relay_channel_limiter_take(struct relay_channel_limiter *l, const char *relay_id
     struct bucket *b = probe(l->slots, relay_id, &found);
     if (!found) {
         /* Keep the table at most 3/4 full so probes stay short. */
-        if (l->used + 1 > RD_RELAY_CHANNEL_BUCKETS / 4 * 3) {
+        if (l->used + 1 > N_BUCKETS / 4 * 3) {
             rebuild(l, now);
             b = probe(l->slots, relay_id, &found);
-            if (l->used + 1 > RD_RELAY_CHANNEL_BUCKETS / 4 * 3)
+            if (l->used + 1 > N_BUCKETS / 4 * 3)
                 b = NULL;
         }
         if (b == NULL) {
