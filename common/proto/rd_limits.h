@@ -163,6 +163,17 @@
 #define RD_HTTP_MAX_ADMIN_BODY  (64 * 1024) /* larger: 413 */
 /* Heartbeat body: RD_HEARTBEAT_MAX_CAMERAS camera entries and the relay fields. Larger: 413. */
 #define RD_HTTP_MAX_HEARTBEAT_BODY (64 * 1024)
+/* Camera-source requests per relay (GET /api/v1/relay/cameras/<id>), a token bucket apart from
+ * the heartbeats': a relay refetches every camera it serves when the registry version moves, so
+ * the burst holds two heartbeats' worth of cameras. More: 429 with Retry-After. */
+#define RD_RELAY_SOURCE_RATE_PER_S 50
+#define RD_RELAY_SOURCE_BURST      512
+/* Relays whose token buckets the admin server tracks at once (twice the relays it can know, so
+ * deleted and re-added relays fit until their buckets refill and are dropped). Beyond: the
+ * request is let through unlimited and counted. */
+#define RD_RELAY_CHANNEL_BUCKETS (2 * RD_BROKER_MAX_RELAYS)
+/* cpu_pct in a heartbeat: percent of one core, so up to 1000 cores. More: 400. */
+#define RD_HEARTBEAT_MAX_CPU_PCT 100000
 
 /* ---- Registry (broker SQLite; the CHECKs in schema/001_init.sql repeat these numbers) ------ */
 
