@@ -121,6 +121,21 @@ cmp_grant(const void *a, const void *b)
     return strcmp((const char *)a, (const char *)b);
 }
 
+/* qsort and bsearch with an empty array: the pointer may be NULL then, which the C library
+ * declares undefined even for zero elements. */
+static void
+sort(void *base, size_t n, size_t sz, int (*cmp)(const void *, const void *))
+{
+    if (n > 1)
+        qsort(base, n, sz, cmp);
+}
+
+static void *
+find(const void *key, const void *base, size_t n, size_t sz, int (*cmp)(const void *, const void *))
+{
+    return n == 0 ? NULL : bsearch(key, base, n, sz, cmp);
+}
+
 /* One pass over the registry. The lists are read one after the other (a list callback must
  * not call into the registry), so the caller checks the version did not move meanwhile. */
 static int
@@ -148,11 +163,12 @@ load_once(struct registry *reg, struct catalog *c)
         if ((rc = registry_user_grants(reg, u->user.name, add_grant, c)) != RD_OK || c->rc != RD_OK)
             return rc != RD_OK ? rc : c->rc;
         u->n_grants = (uint32_t)(c->n_grants - u->first_grant);
-        qsort(c->grants + u->first_grant, u->n_grants, sizeof(c->grants[0]), cmp_grant);
+        if (u->n_grants > 0)
+            sort(c->grants + u->first_grant, u->n_grants, sizeof(c->grants[0]), cmp_grant);
     }
-    qsort(c->cameras, c->n_cameras, sizeof(*c->cameras), cmp_camera);
-    qsort(c->relays, c->n_relays, sizeof(*c->relays), cmp_relay);
-    qsort(c->users, c->n_users, sizeof(*c->users), cmp_user);
+    sort(c->cameras, c->n_cameras, sizeof(*c->cameras), cmp_camera);
+    sort(c->relays, c->n_relays, sizeof(*c->relays), cmp_relay);
+    sort(c->users, c->n_users, sizeof(*c->users), cmp_user);
     uint64_t after;
     if ((rc = registry_version(reg, &after)) != RD_OK)
         return rc;
@@ -214,7 +230,7 @@ catalog_camera(const struct catalog *cat, const char *id)
     struct catalog_camera key;
     if (rd_str_copy(key.id, sizeof(key.id), rd_str_cstr(id)) != RD_OK)
         return NULL;
-    return bsearch(&key, cat->cameras, cat->n_cameras, sizeof(key), cmp_camera);
+    return find(&key, cat->cameras, cat->n_cameras, sizeof(key), cmp_camera);
 }
 
 const struct catalog_relay *
@@ -223,7 +239,7 @@ catalog_relay(const struct catalog *cat, const char *id)
     struct catalog_relay key;
     if (rd_str_copy(key.relay.id, sizeof(key.relay.id), rd_str_cstr(id)) != RD_OK)
         return NULL;
-    return bsearch(&key, cat->relays, cat->n_relays, sizeof(key), cmp_relay);
+    return find(&key, cat->relays, cat->n_relays, sizeof(key), cmp_relay);
 }
 
 const struct catalog_user *
@@ -232,15 +248,17 @@ catalog_user(const struct catalog *cat, const char *name)
     struct catalog_user key;
     if (rd_str_copy(key.user.name, sizeof(key.user.name), rd_str_cstr(name)) != RD_OK)
         return NULL;
-    return bsearch(&key, cat->users, cat->n_users, sizeof(key), cmp_user);
+    return find(&key, cat->users, cat->n_users, sizeof(key), cmp_user);
 }
 
 bool
 catalog_user_may_view(const struct catalog *cat, const struct catalog_user *u,
                       const char *camera_id)
 {
-    return bsearch(camera_id, cat->grants + u->first_grant, u->n_grants, sizeof(cat->grants[0]),
-                   cmp_grant)
+    if (u->n_grants == 0)
+        return false;
+    return find(camera_id, cat->grants + u->first_grant, u->n_grants, sizeof(cat->grants[0]),
+                cmp_grant)
            != NULL;
 }
 
