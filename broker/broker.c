@@ -238,7 +238,7 @@ broker_reload(struct broker *b)
         };
         int rc = relay_view_relay_set(b->view, &vc);
         if (rc != RD_OK) {
-            RD_LOG(RD_LOG_WARN, NULL, "relay not tracked relay=%s error=%s", r->relay.id,
+            RD_LOG(RD_LOG_WARN, NULL, "relay not tracked relay=%s error=\"%s\"", r->relay.id,
                    rd_strstatus(rc));
             skipped++;
         }
@@ -442,7 +442,7 @@ broker_flush(struct broker *b)
     else if (rc == RD_OK)
         rc = ops_to_batch(f);
     if (rc != RD_OK) {
-        RD_LOG_RATELIMITED(RD_LOG_WARN, NULL, 60.0, "registry flush skipped error=%s",
+        RD_LOG_RATELIMITED(RD_LOG_WARN, NULL, 60.0, "registry flush skipped error=\"%s\"",
                            rd_strstatus(rc));
         f->resync = true;
         return RD_EDB;

@@ -357,7 +357,7 @@ conn_process(struct conn *c, double now)
         struct listener_peer peer = {c->id, c->addr, c->ip, &c->log};
         int rc = l->handler(l->handler_ctx, msg, &peer, &o, &close_after);
         if (rc != RD_OK || o.len <= before || o.open) {
-            RD_LOG_RATELIMITED(RD_LOG_WARN, &c->log, 10.0, "request handler failed error=%s",
+            RD_LOG_RATELIMITED(RD_LOG_WARN, &c->log, 10.0, "request handler failed error=\"%s\"",
                                rd_strstatus(rc != RD_OK ? rc : RD_EPROTO));
             conn_kill(c, "handler_error");
             return;

@@ -226,7 +226,7 @@ authenticate(const struct router_env *env, const struct rtsp_msg *msg,
         reason = "bad_authorization";
         goto bad_request;
     default:
-        RD_LOG_RATELIMITED(RD_LOG_WARN, peer->log, 10.0, "digest verification failed error=%s",
+        RD_LOG_RATELIMITED(RD_LOG_WARN, peer->log, 10.0, "digest verification failed error=\"%s\"",
                            rd_strstatus(vrc));
         *rc = simple(env, msg, out, 500, NULL, NULL, true, res);
         decide(env, peer, camera, "", 500, "internal");
@@ -330,7 +330,7 @@ redirect(const struct router_env *env, const struct rtsp_msg *msg, const struct 
     struct policy_choice ch;
     rc = relay_view_snapshot_for(env->view, &pc, env->now, env->cands, env->cands_cap, &in);
     if (rc != RD_OK) {
-        RD_LOG_RATELIMITED(RD_LOG_WARN, peer->log, 10.0, "relay snapshot failed error=%s",
+        RD_LOG_RATELIMITED(RD_LOG_WARN, peer->log, 10.0, "relay snapshot failed error=\"%s\"",
                            rd_strstatus(rc));
         return unavailable(env, msg, peer, camera, "internal", out, res);
     }
@@ -362,7 +362,7 @@ redirect(const struct router_env *env, const struct rtsp_msg *msg, const struct 
      * (RD_ELIMIT): the relay's counters still moved, only affinity for the pair is lost. */
     int vr = relay_view_reserve(env->view, relay_id, camera, env->now);
     if (vr != RD_OK && vr != RD_ELIMIT)
-        RD_LOG_RATELIMITED(RD_LOG_WARN, peer->log, 10.0, "reservation failed relay=%s error=%s",
+        RD_LOG_RATELIMITED(RD_LOG_WARN, peer->log, 10.0, "reservation failed relay=%s error=\"%s\"",
                            relay_id, rd_strstatus(vr));
     if (env->metrics != NULL)
         metrics_labelled_inc(&env->metrics->redirects_by_relay, relay_id);

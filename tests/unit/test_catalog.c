@@ -111,7 +111,39 @@ test_reload_sees_changes(void **state)
     registry_close(reg);
 }
 
+/* An empty registry (a fresh daemon): every lookup says "unknown", nothing is undefined
+ * (qsort/bsearch never see the NULL arrays; UBSan checks it). */
+static void
+test_empty_registry(void **state)
+{
+    (void)state;
+    struct registry *reg = NULL;
+    char err[256];
+    assert_int_equal(registry_open(":memory:", &reg, err, sizeof(err)), RD_OK);
+    struct catalog *cat = NULL;
+    assert_int_equal(catalog_load(reg, &cat), RD_OK);
+    assert_int_equal(catalog_camera_count(cat), 0);
+    assert_int_equal(catalog_relay_count(cat), 0);
+    assert_null(catalog_camera(cat, "lobby"));
+    assert_null(catalog_relay(cat, "relay-a"));
+    assert_null(catalog_user(cat, "ann"));
+    assert_null(catalog_camera_at(cat, 0));
+    assert_null(catalog_relay_at(cat, 0));
+    /* A user without grants may view nothing. */
+    struct reg_user u = {.name = "solo", .realm = "rtsp-director"};
+    assert_int_equal(registry_user_ha1(&u, "pw"), RD_OK);
+    assert_int_equal(registry_user_add(reg, &u), RD_OK);
+    catalog_free(cat);
+    assert_int_equal(catalog_load(reg, &cat), RD_OK);
+    const struct catalog_user *cu = catalog_user(cat, "solo");
+    assert_non_null(cu);
+    assert_false(catalog_user_may_view(cat, cu, "lobby"));
+    catalog_free(cat);
+    registry_close(reg);
+}
+
 static const struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_empty_registry),
     cmocka_unit_test(test_lookups),
     cmocka_unit_test(test_reload_sees_changes),
 };
