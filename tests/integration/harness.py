@@ -206,7 +206,10 @@ def read_response(sock, timeout=5.0):
             break
         rest += chunk
     resp.body = rest[:n]
-    sock._rd_leftover = rest[n:]
+    try:
+        sock._rd_leftover = rest[n:]
+    except AttributeError:
+        pass  # socket.socket has __slots__: bytes past this response are not kept
     return resp
 
 
