@@ -27,6 +27,10 @@
 #include "relay_view.h"
 #include "router.h"
 
+/* The listener keeps this much room free before it takes a request from the input. */
+_Static_assert(LISTENER_RESPONSE_ROOM >= ROUTER_RESPONSE_MAX,
+               "the listener must leave room for the router's largest response");
+
 /* One pair change collected from the relay view, in collection order. */
 struct flush_op {
     struct reg_pair pair;

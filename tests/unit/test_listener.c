@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -98,6 +99,25 @@ pump(struct lfx *f, double seconds)
         struct timespec ts = {0, 1000000};
         nanosleep(&ts, NULL);
     } while (now_s() < end);
+}
+
+static void
+stop_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    (void)w;
+    (void)revents;
+    ev_break(loop, EVBREAK_ONE);
+}
+
+/* Runs the loop blocking (no polling of ours) for seconds. */
+static void
+run_for(struct lfx *f, double seconds)
+{
+    ev_timer t;
+    ev_timer_init(&t, stop_cb, seconds, 0.);
+    ev_timer_start(f->loop, &t);
+    ev_run(f->loop, 0);
+    ev_timer_stop(f->loop, &t);
 }
 
 static int
@@ -460,6 +480,48 @@ test_accept_rate(void **state)
     close(fds[3]);
 }
 
+/* Out of descriptors: accepting pauses (no busy loop) and resumes by itself once descriptors
+ * are free again; the connections waiting in the backlog are then accepted. */
+static void
+test_emfile_pauses_accept(void **state)
+{
+    struct lfx *f = *state;
+    start(f);
+    enum { N = 10 };
+    int fds[N];
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(listener_port(f->l))};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    int highest = 0;
+    for (int i = 0; i < N; i++) {
+        fds[i] = socket(AF_INET, SOCK_STREAM, 0);
+        assert_true(fds[i] >= 0);
+        assert_int_equal(connect(fds[i], (struct sockaddr *)&a, sizeof(a)), 0);
+        if (fds[i] > highest)
+            highest = fds[i];
+    }
+    struct rlimit old, low;
+    assert_int_equal(getrlimit(RLIMIT_NOFILE, &old), 0);
+    low = old;
+    low.rlim_cur = (rlim_t)highest + 1 + 3; /* room for three accepted connections */
+    assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
+    struct rusage r0, r1;
+    getrusage(RUSAGE_SELF, &r0);
+    run_for(f, 0.5); /* a readable listening socket would make this spin without the pause */
+    getrusage(RUSAGE_SELF, &r1);
+    assert_int_equal(setrlimit(RLIMIT_NOFILE, &old), 0);
+    assert_int_equal(listener_open_count(f->l), 3);
+    /* Paused, not spinning: far less CPU than the 0.3 s spent. */
+    double cpu = (double)(r1.ru_utime.tv_sec - r0.ru_utime.tv_sec)
+                 + (double)(r1.ru_utime.tv_usec - r0.ru_utime.tv_usec) / 1e6
+                 + (double)(r1.ru_stime.tv_sec - r0.ru_stime.tv_sec)
+                 + (double)(r1.ru_stime.tv_usec - r0.ru_stime.tv_usec) / 1e6;
+    assert_true(cpu < 0.25);
+    pump(f, 0.3); /* the pause (RD_ACCEPT_PAUSE_MS) ends: the backlog is accepted */
+    assert_int_equal(listener_open_count(f->l), N);
+    for (int i = 0; i < N; i++)
+        close(fds[i]);
+}
+
 /* ---- Drain --------------------------------------------------------------------------------- */
 
 static void
@@ -541,6 +603,7 @@ static const struct CMUnitTest tests[] = {
     T(test_per_ip_cap),
     T(test_global_cap),
     T(test_accept_rate),
+    T(test_emfile_pauses_accept),
     T(test_drain),
     T(test_parse_error_log_has_no_userinfo),
 };
