@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* Per-IP admission: chained hash over a fixed entry pool; entries without open connections sit
- * on an LRU list and are recycled from its head when the free list is empty. */
+ * on an LRU list and are recycled from its head when the pool is used up. Memory is allocated
+ * zeroed once and only touched as entries come into use (a bump index, no free-list walk), so
+ * a mostly idle daemon does not pay RSS for its worst case. */
 #include "iplimit.h"
 
 #include <netinet/in.h>
@@ -32,9 +34,9 @@ struct iplimit {
     struct iplimit_params p;
     struct ip_entry *e;
     uint32_t n;       /* entries */
-    uint32_t *bucket; /* heads of hash chains, mask + 1 of them */
+    uint32_t *bucket; /* heads of hash chains as index + 1 (0: empty), mask + 1 of them */
     uint32_t mask;
-    uint32_t free_head;
+    uint32_t fresh;              /* entries [fresh, n) were never used */
     uint32_t lru_head, lru_tail; /* oldest idle first */
     uint64_t seed;               /* random: peers choose their addresses, not our chains */
 };
@@ -55,16 +57,11 @@ iplimit_create(const struct iplimit_params *p, struct iplimit **out)
         nb <<= 1;
     t->mask = nb - 1;
     t->e = calloc(t->n, sizeof(*t->e));
-    t->bucket = malloc((size_t)nb * sizeof(*t->bucket));
+    t->bucket = calloc(nb, sizeof(*t->bucket));
     if (t->e == NULL || t->bucket == NULL || rd_random_bytes(&t->seed, sizeof(t->seed)) != RD_OK) {
         iplimit_destroy(t);
         return RD_ENOMEM;
     }
-    for (uint32_t i = 0; i < nb; i++)
-        t->bucket[i] = NIL;
-    for (uint32_t i = 0; i < t->n; i++)
-        t->e[i].next = i + 1 < t->n ? i + 1 : NIL;
-    t->free_head = 0;
     t->lru_head = t->lru_tail = NIL;
     *out = t;
     return RD_OK;
@@ -121,7 +118,7 @@ hash_of(const struct iplimit *t, const struct ip_key *k)
 static uint32_t
 find(const struct iplimit *t, const struct ip_key *k, uint32_t h)
 {
-    for (uint32_t i = t->bucket[h]; i != NIL; i = t->e[i].hnext) {
+    for (uint32_t i = t->bucket[h] - 1; i != NIL; i = t->e[i].hnext) {
         if (memcmp(&t->e[i].key, k, sizeof(*k)) == 0)
             return i;
     }
@@ -160,22 +157,23 @@ static void
 unhash(struct iplimit *t, uint32_t i)
 {
     uint32_t h = hash_of(t, &t->e[i].key);
-    uint32_t *pp = &t->bucket[h];
-    while (*pp != i)
-        pp = &t->e[*pp].hnext;
-    *pp = t->e[i].hnext;
+    if (t->bucket[h] == i + 1) {
+        t->bucket[h] = t->e[i].hnext + 1; /* NIL + 1 wraps to 0: empty */
+        return;
+    }
+    uint32_t j = t->bucket[h] - 1;
+    while (t->e[j].hnext != i)
+        j = t->e[j].hnext;
+    t->e[j].hnext = t->e[i].hnext;
 }
 
-/* An entry for a new address: a free one, else the longest idle one. NIL when none. */
+/* An entry for a new address: a never used one, else the longest idle one. NIL when none. */
 static uint32_t
 take_entry(struct iplimit *t)
 {
-    uint32_t i = t->free_head;
-    if (i != NIL) {
-        t->free_head = t->e[i].next;
-        return i;
-    }
-    i = t->lru_head;
+    if (t->fresh < t->n)
+        return t->fresh++;
+    uint32_t i = t->lru_head;
     if (i == NIL)
         return NIL;
     lru_unlink(t, i);
@@ -201,8 +199,8 @@ iplimit_admit(struct iplimit *t, const struct sockaddr *sa, double now, uint32_t
         e->tokens = t->p.burst;
         e->at = now;
         e->prev = e->next = NIL;
-        e->hnext = t->bucket[h];
-        t->bucket[h] = i;
+        e->hnext = t->bucket[h] - 1; /* 0 - 1 wraps to NIL */
+        t->bucket[h] = i + 1;
         lru_push(t, i); /* idle until admitted */
     }
     struct ip_entry *e = &t->e[i];
