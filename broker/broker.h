@@ -18,6 +18,9 @@ struct relay_view;
 struct catalog;
 struct listener;
 struct admin;
+struct router_self;
+struct policy_candidate;
+struct broker_flush;
 
 /* The configuration file (broker_conf.c holds the table: keys, bounds, defaults, help). */
 struct broker_conf {
@@ -37,6 +40,11 @@ struct broker_conf {
     uint64_t max_conns;                           /* <= RD_BROKER_MAX_CONNS */
     uint64_t max_conns_per_ip;                    /* <= RD_BROKER_MAX_CONNS_PER_IP */
     uint64_t idle_s;                              /* connection without a request */
+    bool token_bind_ip;                           /* bind viewer tokens to the viewer's IP
+                                                   * (off: NAT and proxies change it) */
+    char public_names[RD_CONF_MAX_VALUE + 1];     /* "host[:port],..." viewers use to reach
+                                                   * this broker: a relay URL naming one is
+                                                   * refused (redirect loop) */
 };
 
 /* Why a redirect was or was not given, for the decision ring, the admin page and history. */
@@ -79,6 +87,13 @@ struct broker {
     ev_timer tick;         /* every second: relay_view_tick, flush to the registry, reload
                             * the catalog when the registry version changed */
     ev_signal sigterm, sigint, sighup;
+    /* Added by the daemon core (broker.c): */
+    struct router_self *self;       /* owned; host:port pairs that mean this broker */
+    struct policy_candidate *cands; /* owned; router scratch, RD_BROKER_MAX_RELAYS entries */
+    struct broker_flush *flush;     /* owned; registry flusher state */
+    bool stopping;                  /* SIGTERM/SIGINT seen: draining connections */
+    double stop_deadline;           /* broker_now() after which the loop ends anyway */
+    ev_timer stop_timer;            /* polls the drain while stopping */
 };
 
 /* Records a decision in the ring (router and admin). Borrows d. */
@@ -88,5 +103,45 @@ void broker_decision_add(struct broker *b, const struct broker_decision *d);
  * a new registry version) and syncs the relay view's registered relays. Returns RD_OK, or
  * RD_EDB with the old catalog kept (logged once where detected). */
 int broker_reload(struct broker *b);
+
+/* The broker's clock for relay health, reservations and heartbeats: CLOCK_MONOTONIC seconds
+ * (relay_view's "now"; never ev_now(), which follows the wall clock). Every caller of
+ * relay_view_* (router, admin heartbeats, tick) must use this one. */
+double broker_now(const struct broker *b);
+
+/* Wall clock in unix milliseconds (tokens, nonces, decision times, registry rows). */
+int64_t broker_wall_ms(void);
+
+/* Process setup, in order (main.c): broker_init (zeroes b, conf copied, metrics, random nonce
+ * key), broker_open (registry opened or created, live state reset, catalog loaded, relay view
+ * created and synced, self addresses), broker_start (RTSP listener and the 1 s tick on loop).
+ * Each returns RD_OK or an error with err filled (main prints it once and exits 1).
+ * broker_close frees everything that was set up (safe after a failure at any step). */
+int broker_init(struct broker *b, struct ev_loop *loop, const struct broker_conf *conf,
+                struct rd_errbuf *err);
+int broker_open(struct broker *b, struct rd_errbuf *err);
+int broker_start(struct broker *b, struct rd_errbuf *err);
+void broker_close(struct broker *b);
+
+/* Reads conf.admin_token_file into b->admin_token (trailing newline dropped; "" when no file is
+ * configured). The file must be a regular file without group/other access, hold 32-127
+ * printable characters. Returns RD_OK, or RD_EIO/RD_EPROTO/RD_ELIMIT with err filled and
+ * b->admin_token unchanged. */
+int broker_read_admin_token(struct broker *b, struct rd_errbuf *err);
+
+/* One tick now (the 1 s timer calls it; tests call it directly): health transitions logged
+ * and counted, catalog reloaded when the registry version moved, then broker_flush. */
+void broker_tick(struct broker *b);
+
+/* Writes what changed since the last flush (pairs, loads, a load sample every
+ * RD_REG_SAMPLE_INTERVAL_S, unflushed decisions) in one registry transaction; after a failure
+ * the next successful flush rewrites the whole mapping. Sets db_degraded on failure and clears
+ * it on success (each change logged once). Returns RD_OK (also when there was nothing to
+ * write) or RD_EDB. */
+int broker_flush(struct broker *b);
+
+/* SIGTERM/SIGINT: stop accepting, close idle connections, let pending responses finish for at
+ * most RD_SHUTDOWN_GRACE_S, then flush and end the loop. Idempotent. */
+void broker_shutdown(struct broker *b);
 
 #endif

@@ -147,6 +147,28 @@
 #define RD_BROKER_MAX_CONNS        20000
 #define RD_BROKER_MAX_CONNS_PER_IP 100
 #define RD_RELAY_MAX_CONNS_PER_IP  50
+/* New connections per source IP: token bucket refilled at this rate per second, holding at
+ * most the burst (GStreamer reconnect storms, CLIENTS.md). Over: closed at once (refused_rate). */
+#define RD_BROKER_ACCEPT_RATE_PER_IP  20
+#define RD_BROKER_ACCEPT_BURST_PER_IP 50
+/* Source addresses remembered for the accept rate besides those with open connections; when
+ * full, the address idle for longest is forgotten (it regains a full burst). */
+#define RD_BROKER_RATE_TRACKED_IPS 4096
+/* Connections accepted per wakeup of a listening socket, so open connections still get served. */
+#define RD_ACCEPT_BATCH 64
+/* Out of descriptors or memory while accepting (EMFILE, ENFILE): accepting pauses this long
+ * instead of spinning on a readable listening socket (nginx). */
+#define RD_ACCEPT_PAUSE_MS 100
+/* After a final response (close after it), input is read and dropped for this long or up to
+ * this many bytes, waiting for the peer's FIN, so unread input cannot turn our close into a
+ * reset that destroys the response in flight (nginx lingering_close). Then: close. */
+#define RD_LINGER_S         2
+#define RD_LINGER_MAX_BYTES 65536
+/* Closed connection structs kept for reuse; more are freed. */
+#define RD_BROKER_CONN_FREELIST 256
+/* SIGTERM/SIGINT: responses still being written and requests still arriving get this long,
+ * then the daemon closes what is left and exits. */
+#define RD_SHUTDOWN_GRACE_S 2
 
 /* ---- Admin, status and heartbeat HTTP (libmicrohttpd) ---------------------------------- */
 

@@ -1,0 +1,243 @@
+/* SPDX-License-Identifier: MIT */
+/* rtsp-broker: arguments, configuration, signals, the loop and the wiring of the modules;
+ * registry management commands are dispatched to cli.c. */
+#define _GNU_SOURCE /* getopt_long */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "admin.h"
+#include "broker.h"
+#include "broker_conf.h"
+#include "cli.h"
+#include "evx.h"
+#include "listener.h"
+#include "log.h"
+#include "rd_err.h"
+
+/* Descriptors wanted: RD_BROKER_MAX_CONNS viewers plus the admin server and the registry. */
+#define MAIN_NOFILE_WANTED 65536
+/* -o overrides accepted on one command line. */
+#define MAIN_MAX_OVERRIDES 64
+
+/* The process context: large (metrics tables), so not on the stack. */
+static struct broker g_broker;
+
+static void
+usage(FILE *f)
+{
+    fprintf(f,
+            "usage: rtsp-broker [-c FILE] [-o key=value]...          run the broker\n"
+            "       rtsp-broker [-c FILE] [-o key=value]... -t       check the configuration\n"
+            "       rtsp-broker [-c FILE] [-o key=value]... --print-config\n"
+            "       rtsp-broker [-c FILE] camera|relay|user ...      manage the registry\n"
+            "Without -c, %s is read if it exists.\n",
+            BROKER_CONF_DEFAULT_PATH);
+}
+
+/* Loads defaults, the file and the overrides, then the cross-key checks. */
+static int
+load_conf(struct broker_conf *conf, const char *path, char **overrides, size_t n_overrides,
+          struct rd_errbuf *err)
+{
+    int rc = broker_conf_defaults(conf, err);
+    if (rc != RD_OK)
+        return rc;
+    if (path == NULL && access(BROKER_CONF_DEFAULT_PATH, F_OK) == 0)
+        path = BROKER_CONF_DEFAULT_PATH;
+    if (path != NULL && (rc = conf_load_file(&broker_conf_table, conf, path, err)) != RD_OK)
+        return rc;
+    for (size_t i = 0; i < n_overrides; i++) {
+        if ((rc = conf_apply_override(&broker_conf_table, conf, overrides[i], err)) != RD_OK)
+            return rc;
+    }
+    return broker_conf_check(conf, err);
+}
+
+static void
+ignore_sigpipe(void)
+{
+    /* Sends use MSG_NOSIGNAL; this covers every other write (ev.pod "The special problem of
+     * SIGPIPE"). */
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = SIG_IGN;
+    sigemptyset(&sa.sa_mask);
+    if (sigaction(SIGPIPE, &sa, NULL) != 0)
+        RD_LOG(RD_LOG_WARN, NULL, "SIGPIPE not ignored errno=%d", errno);
+}
+
+static void
+raise_nofile(uint64_t max_conns)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return;
+    rlim_t want = MAIN_NOFILE_WANTED;
+    if (rl.rlim_max != RLIM_INFINITY && want > rl.rlim_max)
+        want = rl.rlim_max;
+    if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= want)
+        return;
+    rl.rlim_cur = want;
+    if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+        RD_LOG(RD_LOG_WARN, NULL, "RLIMIT_NOFILE not raised wanted=%llu errno=%d",
+               (unsigned long long)want, errno);
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY
+        && rl.rlim_cur < max_conns + 64)
+        RD_LOG(RD_LOG_WARN, NULL, "descriptor limit below max_conns nofile=%llu max_conns=%llu",
+               (unsigned long long)rl.rlim_cur, (unsigned long long)max_conns);
+}
+
+static void
+on_stop(struct ev_loop *loop, ev_signal *w, int revents)
+{
+    (void)loop;
+    (void)revents;
+    struct broker *b = w->signum == SIGTERM ? RD_CONTAINER_OF(w, struct broker, sigterm)
+                                            : RD_CONTAINER_OF(w, struct broker, sigint);
+    RD_LOG(RD_LOG_NOTICE, NULL, "signal received signal=%s", w->signum == SIGTERM ? "TERM" : "INT");
+    broker_shutdown(b);
+}
+
+static void
+on_hup(struct ev_loop *loop, ev_signal *w, int revents)
+{
+    (void)loop;
+    (void)revents;
+    struct broker *b = RD_CONTAINER_OF(w, struct broker, sighup);
+    (void)log_reopen();
+    RD_LOG(RD_LOG_NOTICE, NULL, "signal received signal=HUP");
+    (void)broker_reload(b);
+    struct rd_errbuf err = {{0}};
+    if (broker_read_admin_token(b, &err) != RD_OK)
+        RD_LOG(RD_LOG_WARN, NULL, "admin token kept error=\"%s\"", err.msg);
+}
+
+/* Starts everything, runs the loop, tears down. Returns the exit code. */
+static int
+run(const struct broker_conf *conf)
+{
+    struct rd_errbuf err = {{0}};
+    struct broker *b = &g_broker;
+    ignore_sigpipe();
+    if (log_open("rtsp-broker", conf->log_file, (enum log_level)conf->log_level, &err) != RD_OK) {
+        fprintf(stderr, "rtsp-broker: %s\n", err.msg);
+        return 1;
+    }
+    raise_nofile(conf->max_conns);
+    struct ev_loop *loop = ev_default_loop(EVFLAG_AUTO);
+    if (loop == NULL) {
+        fprintf(stderr, "rtsp-broker: no event loop backend\n");
+        return 1;
+    }
+    int rc = broker_init(b, loop, conf, &err);
+    if (rc == RD_OK)
+        rc = broker_open(b, &err);
+    if (rc == RD_OK)
+        rc = broker_read_admin_token(b, &err);
+    if (rc == RD_OK)
+        rc = broker_start(b, &err);
+    if (rc == RD_OK)
+        rc = admin_start(b, &err);
+    if (rc != RD_OK) {
+        fprintf(stderr, "rtsp-broker: %s\n", err.msg);
+        if (conf->log_file[0] != '\0')
+            RD_LOG(RD_LOG_ERR, NULL, "startup failed error=\"%s\"", err.msg);
+        admin_stop(b);
+        broker_close(b);
+        log_close();
+        return 1;
+    }
+    ev_signal_init(&b->sigterm, on_stop, SIGTERM);
+    ev_signal_init(&b->sigint, on_stop, SIGINT);
+    ev_signal_init(&b->sighup, on_hup, SIGHUP);
+    ev_signal_start(loop, &b->sigterm);
+    ev_signal_start(loop, &b->sigint);
+    ev_signal_start(loop, &b->sighup);
+    RD_LOG(RD_LOG_NOTICE, NULL, "started rtsp=%s:%u admin=%s:%u database=%s",
+           conf->rtsp_listen.host, (unsigned)listener_port(b->rtsp), conf->admin_listen.host,
+           admin_port(b), conf->database);
+    ev_run(loop, 0);
+    ev_signal_stop(loop, &b->sigterm);
+    ev_signal_stop(loop, &b->sigint);
+    ev_signal_stop(loop, &b->sighup);
+    admin_stop(b);
+    broker_close(b);
+    RD_LOG(RD_LOG_NOTICE, NULL, "stopped");
+    log_close();
+    return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"print-config", no_argument, NULL, 'P'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *conf_path = NULL;
+    char *overrides[MAIN_MAX_OVERRIDES];
+    size_t n_overrides = 0;
+    bool check_only = false, print = false;
+    int opt;
+    /* "+": stop at the first non-option, so a command's own options reach cli_main. */
+    while ((opt = getopt_long(argc, argv, "+c:o:th", longopts, NULL)) != -1) {
+        switch (opt) {
+        case 'c':
+            conf_path = optarg;
+            break;
+        case 'o':
+            if (n_overrides == MAIN_MAX_OVERRIDES) {
+                fprintf(stderr, "rtsp-broker: more than %d -o options\n", MAIN_MAX_OVERRIDES);
+                return 2;
+            }
+            overrides[n_overrides++] = optarg;
+            break;
+        case 't':
+            check_only = true;
+            break;
+        case 'P':
+            print = true;
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
+        }
+    }
+    struct broker_conf *conf = &g_broker.conf;
+    struct rd_errbuf err = {{0}};
+    if (load_conf(conf, conf_path, overrides, n_overrides, &err) != RD_OK) {
+        fprintf(stderr, "rtsp-broker: %s\n", err.msg);
+        return 1;
+    }
+    if (optind < argc) {
+        if (!cli_is_command(argv[optind])) {
+            fprintf(stderr, "rtsp-broker: unknown command '%s'\n", argv[optind]);
+            usage(stderr);
+            return 2;
+        }
+        return cli_main(conf, argc - optind, argv + optind, stdin, stdout, stderr);
+    }
+    if (check_only) {
+        /* The token file is part of the configuration: check it too. */
+        if (broker_read_admin_token(&g_broker, &err) != RD_OK) {
+            fprintf(stderr, "rtsp-broker: %s\n", err.msg);
+            return 1;
+        }
+        printf("rtsp-broker: configuration ok\n");
+        return 0;
+    }
+    if (print)
+        return conf_print(&broker_conf_table, conf, stdout) == RD_OK ? 0 : 1;
+    struct broker_conf copy = *conf;
+    return run(&copy);
+}

@@ -1,0 +1,611 @@
+/* SPDX-License-Identifier: MIT */
+/* listener.c on a real loop and loopback sockets: pipelining in order, framing errors and
+ * their status, close after final responses, every deadline (shortened), the global and
+ * per-IP caps, the accept rate, draining, and log lines without credentials. */
+#define _POSIX_C_SOURCE 200809L
+#include "rd_test.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "listener.h"
+#include "log.h"
+#include "rd_err.h"
+
+struct lfx {
+    struct ev_loop *loop;
+    struct listener *l;
+    struct listener_params p;
+    struct metrics m;
+    unsigned n_requests;
+    char log_path[64];
+};
+
+static int
+handler(void *ctx, const struct rtsp_msg *msg, const struct listener_peer *peer,
+        struct rtsp_out *out, bool *close_after)
+{
+    struct lfx *f = ctx;
+    f->n_requests++;
+    if (rd_str_eq_cstr(msg->method_name, "FAIL"))
+        return RD_EIO;
+    if (strcmp(peer->ip, "127.0.0.1") != 0 || strncmp(peer->addr, "127.0.0.1:", 10) != 0)
+        return RD_EPROTO;
+    (void)rtsp_resp_begin(out, 200, rtsp_resp_cseq_of(msg));
+    (void)rtsp_resp_headerf(out, "X-Conn", "%llu", (unsigned long long)peer->conn_id);
+    *close_after = msg->method == RTSP_METHOD_DESCRIBE;
+    return rtsp_resp_end(out, NULL, 0);
+}
+
+static int
+setup(void **state)
+{
+    struct lfx *f = calloc(1, sizeof(*f));
+    assert_non_null(f);
+    f->loop = ev_loop_new(EVFLAG_AUTO);
+    assert_non_null(f->loop);
+    listener_params_default(&f->p);
+    f->p.ip = "127.0.0.1";
+    f->p.port = 0;
+    metrics_init(&f->m);
+    *state = f;
+    return 0;
+}
+
+static int
+teardown(void **state)
+{
+    struct lfx *f = *state;
+    listener_destroy(f->l);
+    ev_loop_destroy(f->loop);
+    if (f->log_path[0] != '\0') {
+        log_close();
+        unlink(f->log_path);
+    }
+    free(f);
+    return 0;
+}
+
+static void
+start(struct lfx *f)
+{
+    struct rd_errbuf err = {{0}};
+    assert_int_equal(listener_start(f->loop, &f->p, handler, f, &f->m, &f->l, &err), RD_OK);
+    assert_true(listener_port(f->l) != 0);
+}
+
+static double
+now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Runs the loop for a moment. */
+static void
+pump(struct lfx *f, double seconds)
+{
+    double end = now_s() + seconds;
+    do {
+        ev_run(f->loop, EVRUN_NOWAIT);
+        struct timespec ts = {0, 1000000};
+        nanosleep(&ts, NULL);
+    } while (now_s() < end);
+}
+
+static void
+stop_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    (void)w;
+    (void)revents;
+    ev_break(loop, EVBREAK_ONE);
+}
+
+/* Runs the loop blocking (no polling of ours) for seconds. */
+static void
+run_for(struct lfx *f, double seconds)
+{
+    ev_timer t;
+    ev_timer_init(&t, stop_cb, seconds, 0.);
+    ev_timer_start(f->loop, &t);
+    ev_run(f->loop, 0);
+    ev_timer_stop(f->loop, &t);
+}
+
+static int
+connect_to(struct lfx *f)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(fd >= 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(listener_port(f->l))};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    assert_int_equal(fcntl(fd, F_SETFL, O_NONBLOCK), 0);
+    pump(f, 0.01); /* accepted */
+    return fd;
+}
+
+static void
+send_all(int fd, const char *s, size_t n)
+{
+    size_t off = 0;
+    while (off < n) {
+        ssize_t w = send(fd, s + off, n - off, MSG_NOSIGNAL);
+        if (w < 0 && errno == EAGAIN)
+            continue;
+        assert_true(w > 0);
+        off += (size_t)w;
+    }
+}
+
+static void
+send_str(int fd, const char *s)
+{
+    send_all(fd, s, strlen(s));
+}
+
+struct reply {
+    char buf[65536];
+    size_t len;
+    bool eof;
+};
+
+/* Reads while pumping the loop until want bytes of text appeared (count times), EOF, or
+ * timeout. */
+static void
+read_for(struct lfx *f, int fd, struct reply *r, const char *want, unsigned count, double timeout)
+{
+    double end = now_s() + timeout;
+    while (now_s() < end && !r->eof) {
+        ev_run(f->loop, EVRUN_NOWAIT);
+        ssize_t n = recv(fd, r->buf + r->len, sizeof(r->buf) - 1 - r->len, 0);
+        if (n > 0) {
+            r->len += (size_t)n;
+            r->buf[r->len] = '\0';
+        } else if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK)) {
+            r->eof = true;
+        } else {
+            struct timespec ts = {0, 1000000};
+            nanosleep(&ts, NULL);
+        }
+        if (want != NULL) {
+            unsigned seen = 0;
+            for (const char *p = r->buf; (p = strstr(p, want)) != NULL; p += strlen(want))
+                seen++;
+            if (seen >= count)
+                return;
+        }
+    }
+}
+
+static unsigned
+occurrences(const char *hay, const char *needle)
+{
+    unsigned n = 0;
+    for (const char *p = hay; (p = strstr(p, needle)) != NULL; p += strlen(needle))
+        n++;
+    return n;
+}
+
+/* ---- Pipelining ---------------------------------------------------------------------------- */
+
+static void
+test_pipelined_in_order(void **state)
+{
+    struct lfx *f = *state;
+    start(f);
+    int fd = connect_to(f);
+    send_str(
+        fd, "OPTIONS * RTSP/1.0\r\nCSeq: 1\r\n\r\nOPTIONS * RTSP/1.0\r\nCSeq: 2\r\n\r\n"
+            "\r\nOPTIONS rtsp://h/x RTSP/1.0\r\nCSeq: 3\r\nUser-Agent: a\r\nUser-Agent: b\r\n\r\n");
+    struct reply r = {0};
+    read_for(f, fd, &r, "RTSP/1.0 200", 3, 2.0);
+    const char *c1 = strstr(r.buf, "CSeq: 1\r\n"), *c2 = strstr(r.buf, "CSeq: 2\r\n"),
+               *c3 = strstr(r.buf, "CSeq: 3\r\n");
+    assert_non_null(c1);
+    assert_non_null(c2);
+    assert_non_null(c3);
+    assert_true(c1 < c2 && c2 < c3);
+    assert_false(r.eof); /* the connection stays open */
+    assert_int_equal(f->n_requests, 3);
+    assert_int_equal(listener_open_count(f->l), 1);
+    assert_int_equal(f->m.conns[METRICS_CONN_ACCEPTED], 1);
+    assert_int_equal(f->m.conns_open, 1);
+    close(fd);
+    pump(f, 0.05);
+    assert_int_equal(listener_open_count(f->l), 0);
+    assert_int_equal(f->m.conns_open, 0);
+}
+
+static void
+test_long_pipeline(void **state)
+{
+    struct lfx *f = *state;
+    start(f);
+    int fd = connect_to(f);
+    /* 300 requests in one write: more than RD_RTSP_MAX_PIPELINED per wakeup and more answers
+     * than the output buffer holds; the client reads slowly. */
+    static char big[20000];
+    size_t len = 0;
+    for (int i = 1; i <= 300; i++)
+        len += (size_t)snprintf(big + len, sizeof(big) - len,
+                                "OPTIONS * RTSP/1.0\r\nCSeq: %d\r\n\r\n", i);
+    assert_true(len < RTSP_MSG_MAX_REQUEST_BYTES);
+    send_all(fd, big, len);
+    struct reply *r = calloc(1, sizeof(*r));
+    assert_non_null(r);
+    read_for(f, fd, r, "RTSP/1.0 200", 300, 10.0);
+    assert_int_equal(occurrences(r->buf, "RTSP/1.0 200"), 300);
+    /* In order: CSeq i appears before CSeq i+1. */
+    const char *p = r->buf;
+    for (int i = 1; i <= 300; i++) {
+        char want[32];
+        snprintf(want, sizeof(want), "CSeq: %d\r\n", i);
+        p = strstr(p, want);
+        assert_non_null(p);
+    }
+    assert_int_equal(f->n_requests, 300);
+    free(r);
+    close(fd);
+}
+
+/* ---- Framing errors ------------------------------------------------------------------------ */
+
+struct bad_case {
+    const char *input;
+    const char *status_line;
+    int status;
+};
+
+static void
+test_framing_errors(void **state)
+{
+    struct lfx *f = *state;
+    start(f);
+    static char long_uri[5000];
+    memcpy(long_uri, "DESCRIBE rtsp://h/", 18);
+    memset(long_uri + 18, 'a', 4100);
+    memcpy(long_uri + 4118, " RTSP/1.0\r\nCSeq: 1\r\n\r\n", 23);
+    static const struct bad_case cases[] = {
+        {"$\001\004abcd", "RTSP/1.0 400 ", 400},
+        {"OPTIONS * RTSP/2.0\r\nCSeq: 4\r\n\r\n", "RTSP/1.0 505 ", 505},
+        {"OPTIONS * RTSP/1.0\r\nCSeq: 4\r\nTransfer-Encoding: chunked\r\n\r\n", "RTSP/1.0 501 ",
+         501},
+        {"GET_PARAMETER * RTSP/1.0\r\nCSeq: 5\r\nContent-Length: 99999\r\n\r\n", "RTSP/1.0 413 ",
+         413},
+        {"OPTIONS * RTSP/1.0\r\nCSeq: -1\r\n\r\n", "RTSP/1.0 400 ", 400},
+        {"OPTIONS * RTSP/1.0\r\n\r\n", "RTSP/1.0 400 ", 400},
+        {"options * RTSP/1.0\r\nCSeq: 1\r\n\r\n", "RTSP/1.0 400 ", 400},
+        {long_uri, "RTSP/1.0 414 ", 414},
+    };
+    unsigned parse_errors = 0;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        int fd = connect_to(f);
+        send_str(fd, cases[i].input);
+        struct reply r = {0};
+        read_for(f, fd, &r, NULL, 0, 2.0);
+        if (strncmp(r.buf, cases[i].status_line, strlen(cases[i].status_line)) != 0)
+            fail_msg("case %zu: got %s", i, r.buf);
+        assert_true(r.eof); /* closed after a framing error */
+        parse_errors++;
+        assert_int_equal(f->m.parse_errors[cases[i].status] > 0, 1);
+        close(fd);
+    }
+    /* The 413 echoes CSeq (the header block was complete); the '$' answer has none. */
+    assert_int_equal(f->n_requests, 0);
+    unsigned total = 0;
+    for (int s = 0; s < 600; s++)
+        total += (unsigned)f->m.parse_errors[s];
+    assert_int_equal(total, parse_errors);
+    pump(f, 0.05);
+    assert_int_equal(listener_open_count(f->l), 0);
+}
+
+static void
+test_close_after_and_handler_error(void **state)
+{
+    struct lfx *f = *state;
+    start(f);
+    int fd = connect_to(f);
+    /* DESCRIBE asks for close after its answer: the OPTIONS behind it is never answered. */
+    send_str(
+        fd, "DESCRIBE rtsp://h/x RTSP/1.0\r\nCSeq: 1\r\n\r\nOPTIONS * RTSP/1.0\r\nCSeq: 2\r\n\r\n");
+    struct reply r = {0};
+    read_for(f, fd, &r, NULL, 0, 2.0);
+    assert_true(r.eof);
+    assert_int_equal(occurrences(r.buf, "RTSP/1.0 200"), 1);
+    assert_non_null(strstr(r.buf, "CSeq: 1\r\n"));
+    assert_int_equal(f->n_requests, 1);
+    close(fd);
+    /* A handler failure closes without an answer. */
+    fd = connect_to(f);
+    send_str(fd, "FAIL * RTSP/1.0\r\nCSeq: 1\r\n\r\n");
+    struct reply r2 = {0};
+    read_for(f, fd, &r2, NULL, 0, 2.0);
+    assert_true(r2.eof);
+    assert_int_equal(r2.len, 0);
+    close(fd);
+}
+
+/* ---- Deadlines ----------------------------------------------------------------------------- */
+
+static void
+test_deadlines(void **state)
+{
+    struct lfx *f = *state;
+    f->p.first_byte_s = 0.2;
+    f->p.header_s = 0.2;
+    f->p.body_s = 0.2;
+    f->p.idle_s = 0.2;
+    start(f);
+    /* Silent after accept: closed without an answer. */
+    int fd = connect_to(f);
+    double t0 = now_s();
+    struct reply r = {0};
+    read_for(f, fd, &r, NULL, 0, 3.0);
+    assert_true(r.eof);
+    assert_int_equal(r.len, 0);
+    assert_true(now_s() - t0 < 1.5);
+    close(fd);
+    /* Slowloris: a header block that never ends, bytes trickling in. */
+    fd = connect_to(f);
+    t0 = now_s();
+    send_str(fd, "OPTIONS * RTSP/1.0\r\n");
+    pump(f, 0.1);
+    send_str(fd, "X-A: 1\r\n");
+    struct reply r2 = {0};
+    read_for(f, fd, &r2, NULL, 0, 3.0);
+    assert_true(r2.eof);
+    assert_int_equal(strncmp(r2.buf, "RTSP/1.0 408 ", 13), 0);
+    assert_true(now_s() - t0 < 1.5);
+    close(fd);
+    /* A body that never completes. */
+    fd = connect_to(f);
+    send_str(fd, "GET_PARAMETER * RTSP/1.0\r\nCSeq: 1\r\nContent-Length: 10\r\n\r\nabc");
+    struct reply r3 = {0};
+    read_for(f, fd, &r3, NULL, 0, 3.0);
+    assert_true(r3.eof);
+    assert_int_equal(strncmp(r3.buf, "RTSP/1.0 408 ", 13), 0);
+    close(fd);
+    /* Idle after an answer. */
+    fd = connect_to(f);
+    send_str(fd, "OPTIONS * RTSP/1.0\r\nCSeq: 1\r\n\r\n");
+    struct reply r4 = {0};
+    read_for(f, fd, &r4, NULL, 0, 3.0);
+    assert_true(r4.eof);
+    assert_int_equal(occurrences(r4.buf, "RTSP/1.0 200"), 1);
+    close(fd);
+    assert_int_equal(f->m.conns[METRICS_CONN_TIMEOUT], 4);
+    assert_int_equal(f->m.responses[408], 2);
+    pump(f, 0.05);
+    assert_int_equal(listener_open_count(f->l), 0);
+}
+
+static void
+test_deadline_resets_per_request(void **state)
+{
+    struct lfx *f = *state;
+    f->p.header_s = 0.3;
+    f->p.idle_s = 0.3;
+    start(f);
+    int fd = connect_to(f);
+    /* Requests every 0.15 s for a second: each within its own deadlines, never closed. */
+    struct reply r = {0};
+    for (int i = 1; i <= 7; i++) {
+        char req[64];
+        snprintf(req, sizeof(req), "OPTIONS * RTSP/1.0\r\nCSeq: %d\r\n\r\n", i);
+        send_str(fd, req);
+        read_for(f, fd, &r, "RTSP/1.0 200", (unsigned)i, 1.0);
+        assert_false(r.eof);
+        pump(f, 0.15);
+    }
+    assert_int_equal(occurrences(r.buf, "RTSP/1.0 200"), 7);
+    close(fd);
+}
+
+/* ---- Admission ----------------------------------------------------------------------------- */
+
+static bool
+refused_at_once(struct lfx *f, int fd)
+{
+    struct reply r = {0};
+    read_for(f, fd, &r, NULL, 0, 0.3);
+    return r.eof && r.len == 0;
+}
+
+static void
+test_per_ip_cap(void **state)
+{
+    struct lfx *f = *state;
+    f->p.max_conns_per_ip = 2;
+    start(f);
+    int a = connect_to(f), b = connect_to(f), c = connect_to(f);
+    assert_true(refused_at_once(f, c));
+    assert_int_equal(f->m.conns[METRICS_CONN_REFUSED_PER_IP], 1);
+    assert_int_equal(listener_open_count(f->l), 2);
+    close(c);
+    /* The admitted ones work. */
+    send_str(a, "OPTIONS * RTSP/1.0\r\nCSeq: 1\r\n\r\n");
+    struct reply r = {0};
+    read_for(f, a, &r, "RTSP/1.0 200", 1, 2.0);
+    assert_int_equal(occurrences(r.buf, "RTSP/1.0 200"), 1);
+    /* One closes: room for another. */
+    close(b);
+    pump(f, 0.05);
+    int d = connect_to(f);
+    assert_false(refused_at_once(f, d));
+    assert_int_equal(listener_open_count(f->l), 2);
+    close(a);
+    close(d);
+}
+
+static void
+test_global_cap(void **state)
+{
+    struct lfx *f = *state;
+    f->p.max_conns = 2;
+    start(f);
+    int a = connect_to(f), b = connect_to(f), c = connect_to(f);
+    assert_true(refused_at_once(f, c));
+    assert_int_equal(f->m.conns[METRICS_CONN_REFUSED_GLOBAL], 1);
+    assert_int_equal(f->m.conns[METRICS_CONN_ACCEPTED], 2);
+    close(a);
+    close(b);
+    close(c);
+}
+
+static void
+test_accept_rate(void **state)
+{
+    struct lfx *f = *state;
+    f->p.accept_rate_per_ip = 0.5;
+    f->p.accept_burst_per_ip = 3;
+    start(f);
+    int fds[4];
+    for (int i = 0; i < 3; i++) {
+        fds[i] = connect_to(f);
+        close(fds[i]); /* closing does not give the token back */
+    }
+    fds[3] = connect_to(f);
+    assert_true(refused_at_once(f, fds[3]));
+    assert_int_equal(f->m.conns[METRICS_CONN_REFUSED_RATE], 1);
+    close(fds[3]);
+}
+
+/* Out of descriptors: accepting pauses (no busy loop) and resumes by itself once descriptors
+ * are free again; the connections waiting in the backlog are then accepted. */
+static void
+test_emfile_pauses_accept(void **state)
+{
+    struct lfx *f = *state;
+    start(f);
+    enum { N = 10 };
+    int fds[N];
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(listener_port(f->l))};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    int highest = 0;
+    for (int i = 0; i < N; i++) {
+        fds[i] = socket(AF_INET, SOCK_STREAM, 0);
+        assert_true(fds[i] >= 0);
+        assert_int_equal(connect(fds[i], (struct sockaddr *)&a, sizeof(a)), 0);
+        if (fds[i] > highest)
+            highest = fds[i];
+    }
+    struct rlimit old, low;
+    assert_int_equal(getrlimit(RLIMIT_NOFILE, &old), 0);
+    low = old;
+    low.rlim_cur = (rlim_t)highest + 1 + 3; /* room for three accepted connections */
+    assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
+    struct rusage r0, r1;
+    getrusage(RUSAGE_SELF, &r0);
+    run_for(f, 0.5); /* a readable listening socket would make this spin without the pause */
+    getrusage(RUSAGE_SELF, &r1);
+    assert_int_equal(setrlimit(RLIMIT_NOFILE, &old), 0);
+    assert_int_equal(listener_open_count(f->l), 3);
+    /* Paused, not spinning: far less CPU than the 0.3 s spent. */
+    double cpu = (double)(r1.ru_utime.tv_sec - r0.ru_utime.tv_sec)
+                 + (double)(r1.ru_utime.tv_usec - r0.ru_utime.tv_usec) / 1e6
+                 + (double)(r1.ru_stime.tv_sec - r0.ru_stime.tv_sec)
+                 + (double)(r1.ru_stime.tv_usec - r0.ru_stime.tv_usec) / 1e6;
+    assert_true(cpu < 0.25);
+    pump(f, 0.3); /* the pause (RD_ACCEPT_PAUSE_MS) ends: the backlog is accepted */
+    assert_int_equal(listener_open_count(f->l), N);
+    for (int i = 0; i < N; i++)
+        close(fds[i]);
+}
+
+/* ---- Drain --------------------------------------------------------------------------------- */
+
+static void
+test_drain(void **state)
+{
+    struct lfx *f = *state;
+    start(f);
+    uint16_t port = listener_port(f->l);
+    int idle = connect_to(f), busy = connect_to(f);
+    send_str(busy, "OPTIONS * RTSP/1.0\r\nCSeq: 1\r\n");
+    pump(f, 0.05);
+    listener_drain(f->l);
+    listener_drain(f->l); /* idempotent */
+    struct reply r = {0};
+    read_for(f, idle, &r, NULL, 0, 1.0);
+    assert_true(r.eof);
+    assert_int_equal(listener_open_count(f->l), 1);
+    /* The request being read completes, is answered, then the connection closes. */
+    send_str(busy, "\r\n");
+    struct reply r2 = {0};
+    read_for(f, busy, &r2, NULL, 0, 2.0);
+    assert_true(r2.eof);
+    assert_int_equal(occurrences(r2.buf, "RTSP/1.0 200"), 1);
+    /* It lingers until our FIN (not to reset the answer), then it is gone. */
+    assert_int_equal(listener_open_count(f->l), 1);
+    shutdown(busy, SHUT_WR);
+    pump(f, 0.05);
+    assert_int_equal(listener_open_count(f->l), 0);
+    /* Nothing listens any more. */
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_not_equal(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    close(fd);
+    close(idle);
+    close(busy);
+}
+
+/* ---- Logs ---------------------------------------------------------------------------------- */
+
+static void
+test_parse_error_log_has_no_userinfo(void **state)
+{
+    struct lfx *f = *state;
+    snprintf(f->log_path, sizeof(f->log_path), "/tmp/rd-test-listener-%d.log", (int)getpid());
+    struct rd_errbuf err = {{0}};
+    assert_int_equal(log_open("test", f->log_path, RD_LOG_INFO, &err), RD_OK);
+    start(f);
+    int fd = connect_to(f);
+    send_str(fd, "DESCRIBE rtsp://admin:s3cr3t@cam/x RTSP/9.9\r\nCSeq: 1\r\nX: \x01\r\n\r\n");
+    struct reply r = {0};
+    read_for(f, fd, &r, NULL, 0, 2.0);
+    assert_int_equal(strncmp(r.buf, "RTSP/1.0 505 ", 13), 0);
+    close(fd);
+    char text[8192];
+    FILE *lf = fopen(f->log_path, "r");
+    assert_non_null(lf);
+    size_t n = fread(text, 1, sizeof(text) - 1, lf);
+    fclose(lf);
+    text[n] = '\0';
+    assert_non_null(strstr(text, "request refused"));
+    assert_non_null(strstr(text, "status=505"));
+    assert_non_null(strstr(text, "rtsp://***@cam/x"));
+    assert_null(strstr(text, "s3cr3t"));
+    assert_null(strstr(text, "admin"));
+    /* Every byte of the log is printable or a newline. */
+    for (size_t i = 0; i < n; i++)
+        assert_true(text[i] == '\n' || (text[i] >= 0x20 && text[i] < 0x7f));
+}
+
+#define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+static const struct CMUnitTest tests[] = {
+    T(test_pipelined_in_order),
+    T(test_long_pipeline),
+    T(test_framing_errors),
+    T(test_close_after_and_handler_error),
+    T(test_deadlines),
+    T(test_deadline_resets_per_request),
+    T(test_per_ip_cap),
+    T(test_global_cap),
+    T(test_accept_rate),
+    T(test_emfile_pauses_accept),
+    T(test_drain),
+    T(test_parse_error_log_has_no_userinfo),
+};
+
+RD_TEST_MAIN(tests)
