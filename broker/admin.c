@@ -409,7 +409,7 @@ heartbeat(struct admin *a, struct MHD_Connection *conn, enum meth m, const char 
     if (cr == NULL)
         return ret;
     unsigned retry;
-    if (!relay_channel_limiter_take(a->hb_limit, cr->relay.id, ev_now(b->loop), &retry))
+    if (!relay_channel_limiter_take(a->hb_limit, cr->relay.id, broker_now(b), &retry))
         return relay_rate_limited(a, conn, retry);
 
     rc = relay_channel_hb_parse(body->data, body->len, &a->hb);
@@ -428,7 +428,7 @@ heartbeat(struct admin *a, struct MHD_Connection *conn, enum meth m, const char 
                           "relay_id differs from " RELAY_CHANNEL_HDR_RELAY);
     }
     struct relay_view_hb_result res;
-    rc = relay_view_heartbeat(b->view, cr->relay.id, &a->hb.hb, ev_now(b->loop), &res);
+    rc = relay_view_heartbeat(b->view, cr->relay.id, &a->hb.hb, broker_now(b), &res);
     relay_channel_hb_free(&a->hb);
     bool applied;
     switch (rc) {
@@ -485,7 +485,7 @@ camera_source(struct admin *a, struct MHD_Connection *conn, enum meth m, const c
     if (cr == NULL)
         return ret;
     unsigned retry;
-    if (!relay_channel_limiter_take(a->src_limit, cr->relay.id, ev_now(b->loop), &retry))
+    if (!relay_channel_limiter_take(a->src_limit, cr->relay.id, broker_now(b), &retry))
         return relay_rate_limited(a, conn, retry);
     if (!id_ok(cam_id))
         return send_error(conn, MHD_HTTP_NOT_FOUND, "unknown camera");
@@ -628,7 +628,7 @@ relay_live(const struct admin *a, const char *id, json_t *o)
         json_object_set_new(o, "health", json_string("unknown"));
         return;
     }
-    double now = ev_now(b->loop);
+    double now = broker_now(b);
     double age = ri.ever_beat ? now - ri.last_hb_at : -1.;
     double stale_after =
         (double)b->conf.heartbeat_interval_ms / 1000. * (double)b->conf.unhealthy_after;
@@ -726,7 +726,7 @@ relay_get(struct admin *a, struct MHD_Connection *conn, const char *id)
     if (rc != RD_OK)
         return send_reg_error(a, conn, rc, W_READ);
     json_t *o = relay_json(a, &r);
-    struct pulls_ctx pc = {.relay_id = id, .arr = json_array(), .now = ev_now(a->b->loop)};
+    struct pulls_ctx pc = {.relay_id = id, .arr = json_array(), .now = broker_now(a->b)};
     if (o != NULL && pc.arr != NULL) {
         relay_view_foreach_pull(a->b->view, pull_cb, &pc);
         json_object_set_new(o, "pulls", pc.arr);
@@ -860,7 +860,7 @@ camera_json(const struct admin *a, const struct reg_camera *c)
         "always_on", c->always_on, "has_credentials",
         c->upstream_user[0] != '\0' || c->upstream_password[0] != '\0', "created_at",
         (json_int_t)c->created_at, "updated_at", (json_int_t)c->updated_at);
-    struct pulls_ctx pc = {.arr = json_array(), .now = ev_now(a->b->loop)};
+    struct pulls_ctx pc = {.arr = json_array(), .now = broker_now(a->b)};
     if (o == NULL || pc.arr == NULL) {
         json_decref(o);
         json_decref(pc.arr);
@@ -1379,7 +1379,7 @@ stats(struct admin *a, struct MHD_Connection *conn)
         "s:{s:I,s:I,s:I,s:I},"
         "s:{s:I,s:I,s:I},"
         "s:{s:I}}",
-        "uptime_s", round_ms(ev_now(b->loop) - b->started_at), "db_degraded", b->db_degraded,
+        "uptime_s", round_ms(broker_now(b) - b->started_at), "db_degraded", b->db_degraded,
         "registry_version", have_version ? json_integer((json_int_t)version) : json_null(),
         "catalog_version", (json_int_t)catalog_version(b->cat), "relays",
         (json_int_t)catalog_relay_count(b->cat), "cameras",
@@ -1724,9 +1724,12 @@ admin_start(struct broker *b, struct rd_errbuf *err)
         rd_errbuf_set(err, "admin: the embedded page has no <script> element");
         goto fail;
     }
-    if ((rc = relay_channel_limiter_create(RD_HEARTBEAT_RATE_PER_S, RD_HEARTBEAT_BURST,
-                                           &a->hb_limit))
-            != RD_OK
+    /* The per-relay allowance is RD_HEARTBEAT_RATE_PER_S beats per configured interval of 1 s:
+     * a deployment with a shorter heartbeat_interval_ms gets a proportionally higher rate. */
+    double hb_per_s =
+        1000.0 / (double)(b->conf.heartbeat_interval_ms > 0 ? b->conf.heartbeat_interval_ms : 1000);
+    double hb_rate = RD_HEARTBEAT_RATE_PER_S * (hb_per_s > 1.0 ? hb_per_s : 1.0);
+    if ((rc = relay_channel_limiter_create(hb_rate, RD_HEARTBEAT_BURST, &a->hb_limit)) != RD_OK
         || (rc = relay_channel_limiter_create(RD_RELAY_SOURCE_RATE_PER_S, RD_RELAY_SOURCE_BURST,
                                               &a->src_limit))
                != RD_OK) {

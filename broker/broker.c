@@ -554,7 +554,7 @@ broker_init(struct broker *b, struct ev_loop *loop, const struct broker_conf *co
     b->loop = loop;
     b->conf = *conf;
     metrics_init(&b->metrics);
-    b->started_at = ev_now(loop);
+    b->started_at = broker_now(b);
     b->self = calloc(1, sizeof(*b->self));
     b->cands = calloc(RD_BROKER_MAX_RELAYS, sizeof(*b->cands));
     b->flush = calloc(1, sizeof(*b->flush));

@@ -83,7 +83,7 @@ struct broker {
     char admin_token[128]; /* bearer token from admin_token_file; "" = none */
     bool db_degraded;      /* the last registry write failed (disk full, busy, ...):
                             * redirects go on from memory; shown on /healthz and the page */
-    double started_at;     /* ev_now() at start */
+    double started_at;     /* broker_now() at start */
     ev_timer tick;         /* every second: relay_view_tick, flush to the registry, reload
                             * the catalog when the registry version changed */
     ev_signal sigterm, sigint, sighup;

@@ -175,7 +175,8 @@
 /* Relay-channel requests carry their signing time; one further than this from the broker's
  * clock is refused with 401 (replays of old captures fail even with a new boot id). */
 #define RD_HEARTBEAT_SKEW_S 30
-/* Heartbeats per relay: sustained rate and burst of the token bucket. More: 429. */
+/* Heartbeats per relay: sustained rate (per second at the default 1 s interval; scaled up for
+ * a shorter heartbeat_interval_ms) and burst of the token bucket. More: 429. */
 #define RD_HEARTBEAT_RATE_PER_S 2
 #define RD_HEARTBEAT_BURST      5
 #define RD_HTTP_CONN_TIMEOUT_S  10 /* MHD default is no timeout */

@@ -17,6 +17,7 @@
 
 #include "admin.h"
 #include "broker.h"
+#include "broker_conf.h"
 #include "catalog.h"
 #include "evx.h"
 #include "log.h"
@@ -33,54 +34,6 @@
 
 /* ---- Test-local stand-ins for broker.c (the core helper owns the real ones). Weak: if the
  * real broker.o is ever linked into this test, its definitions win. ------------------------- */
-
-static enum policy_relay_state
-policy_state_of(enum reg_relay_state s)
-{
-    switch (s) {
-    case REG_RELAY_DRAINING:
-        return POLICY_RELAY_DRAINING;
-    case REG_RELAY_DISABLED:
-        return POLICY_RELAY_DISABLED;
-    default:
-        return POLICY_RELAY_ACTIVE;
-    }
-}
-
-__attribute__((weak)) int
-broker_reload(struct broker *b)
-{
-    struct catalog *cat = NULL;
-    if (catalog_load(b->reg, &cat) != RD_OK)
-        return RD_EDB;
-    relay_view_sync_begin(b->view);
-    for (size_t i = 0; i < catalog_relay_count(cat); i++) {
-        const struct reg_relay *r = &catalog_relay_at(cat, i)->relay;
-        struct relay_view_config c = {.id = r->id,
-                                      .site = r->site_id,
-                                      .rtsp_base_url = r->base_url,
-                                      .state = policy_state_of(r->state),
-                                      .cap_viewers = r->capacity_viewers,
-                                      .cap_egress_kbps = r->capacity_mbps * 1000};
-        if (relay_view_relay_set(b->view, &c) != RD_OK)
-            fail_msg("relay_view_relay_set %s", r->id);
-    }
-    (void)relay_view_sync_end(b->view);
-    catalog_free(b->cat);
-    b->cat = cat;
-    b->metrics.catalog_reloads++;
-    return RD_OK;
-}
-
-__attribute__((weak)) void
-broker_decision_add(struct broker *b, const struct broker_decision *d)
-{
-    struct broker_decisions *r = &b->decisions;
-    r->ring[r->next] = *d;
-    r->next = (r->next + 1) % BROKER_DECISIONS_KEPT;
-    if (r->count < BROKER_DECISIONS_KEPT)
-        r->count++;
-}
 
 /* ---- Fixture --------------------------------------------------------------------------------- */
 
@@ -135,28 +88,25 @@ fx_setup(void **state, const char *token)
     struct fx *f = calloc(1, sizeof(*f));
     assert_non_null(f);
     struct broker *b = &f->b;
-    b->loop = ev_loop_new(EVFLAG_AUTO);
-    assert_non_null(b->loop);
-    memcpy(b->conf.admin_listen.host, "127.0.0.1", sizeof("127.0.0.1"));
-    b->conf.admin_listen.port = 0;
-    memcpy(b->conf.realm, "rtsp-director", sizeof("rtsp-director"));
-    b->conf.heartbeat_interval_ms = 1000;
-    b->conf.unhealthy_after = 3;
-    b->conf.healthy_after = 2;
-    b->conf.retry_after_s = 2;
+    struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+    assert_non_null(loop);
+    struct broker_conf conf;
+    struct rd_errbuf ce = {""};
+    assert_int_equal(broker_conf_defaults(&conf, &ce), RD_OK);
+    memcpy(conf.database, ":memory:", sizeof(":memory:"));
+    memcpy(conf.admin_listen.host, "127.0.0.1", sizeof("127.0.0.1"));
+    conf.admin_listen.port = 0;
+    memcpy(conf.realm, "rtsp-director", sizeof("rtsp-director"));
+    conf.heartbeat_interval_ms = 1000;
+    conf.unhealthy_after = 3;
+    conf.healthy_after = 2;
+    conf.retry_after_s = 2;
+    /* The real broker context (broker.c), on an in-memory registry, without the listener. */
+    if (broker_init(b, loop, &conf, &ce) != RD_OK || broker_open(b, &ce) != RD_OK)
+        fail_msg("broker: %s", ce.msg);
     memcpy(b->admin_token, token, strlen(token) + 1);
-    char err[256];
-    assert_int_equal(registry_open(":memory:", &b->reg, err, sizeof(err)), RD_OK);
     seed(b->reg, f);
-    struct relay_view_params p;
-    relay_view_params_default(&p);
-    p.max_relays = 64;
-    p.max_cameras = 1024;
-    p.max_pulls = 1024;
-    assert_int_equal(relay_view_create(&p, &b->view), RD_OK);
-    metrics_init(&b->metrics);
     assert_int_equal(broker_reload(b), RD_OK);
-    b->started_at = ev_now(b->loop);
     struct rd_errbuf eb = {""};
     if (admin_start(b, &eb) != RD_OK)
         fail_msg("admin_start: %s", eb.msg);
@@ -185,10 +135,9 @@ teardown(void **state)
     admin_stop(b);
     assert_null(b->admin);
     admin_stop(b); /* safe twice */
-    relay_view_destroy(b->view);
-    catalog_free(b->cat);
-    registry_close(b->reg);
-    ev_loop_destroy(b->loop);
+    struct ev_loop *loop = b->loop;
+    broker_close(b);
+    ev_loop_destroy(loop);
     free(f);
     return 0;
 }
