@@ -38,11 +38,24 @@ out:
     return rc;
 }
 
+/* The HMAC implementation, fetched from OpenSSL's provider store once: a fetch looks the
+ * algorithm up by name under a lock, which costs more than hashing a token. Daemons are
+ * single-threaded; the pointer is written once and never freed (it lives as long as the
+ * process, like OpenSSL's own default provider). */
+static EVP_MAC *
+hmac_impl(void)
+{
+    static EVP_MAC *mac;
+    if (mac == NULL)
+        mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+    return mac;
+}
+
 int
 rd_hmac_sha256(const void *key, size_t key_len, const struct rd_str *parts, size_t n,
                uint8_t out[RD_SHA256_LEN])
 {
-    EVP_MAC *mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+    EVP_MAC *mac = hmac_impl();
     EVP_MAC_CTX *ctx = mac != NULL ? EVP_MAC_CTX_new(mac) : NULL;
     int rc = RD_EIO;
     if (ctx == NULL)
@@ -63,7 +76,6 @@ rd_hmac_sha256(const void *key, size_t key_len, const struct rd_str *parts, size
     rc = RD_OK;
 out:
     EVP_MAC_CTX_free(ctx);
-    EVP_MAC_free(mac);
     return rc;
 }
 
