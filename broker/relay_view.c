@@ -93,11 +93,14 @@ struct relay_view {
     uint32_t *live; /* live relays, dense: the snapshot order */
     uint32_t n_live;
     uint32_t relay_free;
+    uint32_t relay_hw; /* slots [relay_hw, max_relays) were never used (see slot_refill) */
     struct rv_camera *cameras;
     uint32_t camera_free;
+    uint32_t camera_hw;
     uint32_t n_cameras;
     struct rv_pull *pulls;
     uint32_t pull_free;
+    uint32_t pull_hw;
     uint32_t n_pulls; /* live */
     struct rv_index relay_ix, camera_ix;
     struct rv_list relay_dirty, pull_dirty;
@@ -293,6 +296,38 @@ camera_find(const struct relay_view *v, const char *id)
     return ix_find(v, &v->camera_ix, id, hash32(id));
 }
 
+/* ---- slots ----------------------------------------------------------------------------- */
+
+/* Slots come from a free list, refilled one at a time from the never-used tail of each table:
+ * the tables are sized for the hard caps, and memory nobody touched stays unbacked, so the caps
+ * cost address space, not RSS. Slot use stays deterministic (index order). */
+static void
+relay_refill(struct relay_view *v)
+{
+    if (v->relay_free == NIL && v->relay_hw < v->p.max_relays) {
+        v->relays[v->relay_hw].next = NIL;
+        v->relay_free = v->relay_hw++;
+    }
+}
+
+static void
+camera_refill(struct relay_view *v)
+{
+    if (v->camera_free == NIL && v->camera_hw < v->p.max_cameras) {
+        v->cameras[v->camera_hw].next_free = NIL;
+        v->camera_free = v->camera_hw++;
+    }
+}
+
+static void
+pull_refill(struct relay_view *v)
+{
+    if (v->pull_free == NIL && v->pull_hw < v->p.max_pulls) {
+        v->pulls[v->pull_hw].next = NIL;
+        v->pull_free = v->pull_hw++;
+    }
+}
+
 /* ---- dirty lists (FIFO, so the flusher applies changes in order) ----------------------- */
 
 static void
@@ -430,6 +465,7 @@ camera_get(struct relay_view *v, const char *id)
     uint32_t ci = ix_find(v, &v->camera_ix, id, h);
     if (ci != NIL)
         return ci;
+    camera_refill(v);
     if (v->camera_free == NIL && !reclaim_dead(v))
         return NIL;
     if (v->camera_free == NIL)
@@ -469,6 +505,7 @@ pull_get(struct relay_view *v, uint32_t ri, const char *camera_id, double now)
             return pi;
     }
     /* Make room first: a reclaim can free camera entries, so look the camera up after it. */
+    pull_refill(v);
     if (v->pull_free == NIL)
         (void)reclaim_dead(v); /* false: nothing to free; the check below reports it */
     if (v->pull_free == NIL || (ci = camera_get(v, camera_id)) == NIL) {
@@ -576,14 +613,7 @@ relay_view_create(const struct relay_view_params *p, struct relay_view **out)
         relay_view_destroy(v);
         return RD_ENOMEM;
     }
-    /* Free lists in index order, so slot use is deterministic. */
-    for (uint32_t i = 0; i < p->max_relays; i++)
-        v->relays[i].next = i + 1 < p->max_relays ? i + 1 : NIL;
-    for (uint32_t i = 0; i < p->max_cameras; i++)
-        v->cameras[i].next_free = i + 1 < p->max_cameras ? i + 1 : NIL;
-    for (uint32_t i = 0; i < p->max_pulls; i++)
-        v->pulls[i].next = i + 1 < p->max_pulls ? i + 1 : NIL;
-    v->relay_free = v->camera_free = v->pull_free = 0;
+    v->relay_free = v->camera_free = v->pull_free = NIL; /* see relay_refill() */
     v->relay_dirty = v->pull_dirty = (struct rv_list){NIL, NIL};
     *out = v;
     return RD_OK;
@@ -623,6 +653,7 @@ relay_view_relay_set(struct relay_view *v, const struct relay_view_config *c)
         if (v->n_live >= v->p.max_relays)
             return RD_ELIMIT;
         /* Slots may all be held by removed relays waiting for a collect. */
+        relay_refill(v);
         if (v->relay_free == NIL)
             (void)reclaim_dead(v);
         if (v->relay_free == NIL)
