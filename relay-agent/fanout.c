@@ -67,11 +67,13 @@ struct fanout_viewer {
     void *dead_arg;
     struct vqueue q;
     ev_io wio;            /* TCP: EV_WRITE while blocked or kicked */
-    ev_timer stall;       /* TCP: stall / behind deadline */
+    ev_timer stall;       /* TCP: no-progress deadline */
     double pending_since; /* last write progress, or when the queue became non-empty */
-    double behind_since;  /* when the viewer started dropping (valid while behind) */
-    bool behind;          /* dropped since it last drained below the low-water mark */
+    double behind_since;  /* first queue drop of the current run of drops */
+    double last_drop_at;  /* latest queue drop */
+    bool behind;          /* a run of queue drops was seen (see policy_drop) */
     uint32_t join_budget; /* UDP: instant-start bytes still allowed in this pacing tick */
+    bool blocked;         /* TCP: the last write filled the socket; EV_WRITE resumes */
     bool dead;
     uint8_t dead_why; /* enum fanout_dead */
     bool dirty;       /* on fo->dirty */
@@ -168,8 +170,8 @@ pacing_add(struct fanout *fo, struct fanout_viewer *v)
         v->pacing = true;
         LIST_INSERT_HEAD(&fo->pacing, v, pacing_link);
     }
-    if (!ev_is_active(&fo->pace)) {
-        ev_timer_set(&fo->pace, 0., fo->cfg.udp_join_tick_s);
+        if (!ev_is_active(&fo->pace)) {
+        ev_timer_set(&fo->pace, 0., 0.);
         ev_timer_start(fo->loop, &fo->pace);
     }
 }
@@ -223,25 +225,13 @@ report_dead(struct fanout *fo)
 
 /* ---- Stall detection (TCP) -------------------------------------------------------------- */
 
-/* Arms v's stall timer for the earliest deadline that applies, if any and not armed. */
+/* Arms v's stall timer for its no-progress deadline, if data is queued and it is not armed. */
 static void
 stall_arm(struct fanout *fo, struct fanout_viewer *v, double now)
 {
-    if (v->kind != FANOUT_KIND_TCP || v->dead || ev_is_active(&v->stall))
+    if (v->kind != FANOUT_KIND_TCP || v->dead || ev_is_active(&v->stall) || vqueue_len(&v->q) == 0)
         return;
-    bool have = false;
-    double due = 0;
-    if (vqueue_len(&v->q) > 0) {
-        due = v->pending_since + fo->cfg.stall_s;
-        have = true;
-    }
-    if (v->behind && (!have || v->behind_since + fo->cfg.stall_s < due)) {
-        due = v->behind_since + fo->cfg.stall_s;
-        have = true;
-    }
-    if (!have)
-        return;
-    double after = due - now;
+    double after = v->pending_since + fo->cfg.stall_s - now;
     ev_timer_set(&v->stall, after > FANOUT_TIME_SLACK_S ? after : FANOUT_TIME_SLACK_S, 0.);
     ev_timer_start(fo->loop, &v->stall);
 }
@@ -254,13 +244,8 @@ stall_cb(struct ev_loop *loop, ev_timer *w, int revents)
     struct fanout_viewer *v = RD_CONTAINER_OF(w, struct fanout_viewer, stall);
     struct fanout *fo = v->fo;
     double now = ev_now(fo->loop);
-    double limit = fo->cfg.stall_s - FANOUT_TIME_SLACK_S;
-    if (v->behind && vqueue_below_low(&v->q, &fo->cfg.queue, to_ms(now)))
-        v->behind = false;
-    if (vqueue_len(&v->q) > 0 && now - v->pending_since >= limit)
+    if (vqueue_len(&v->q) > 0 && now - v->pending_since >= fo->cfg.stall_s - FANOUT_TIME_SLACK_S)
         mark_dead(fo, v, FANOUT_DEAD_STALLED);
-    else if (v->behind && now - v->behind_since >= limit)
-        mark_dead(fo, v, FANOUT_DEAD_BEHIND);
     else
         stall_arm(fo, v, now);
     report_dead(fo);
@@ -386,12 +371,10 @@ tcp_write(struct fanout *fo, struct fanout_viewer *v)
             break;
         }
     }
-    if (v->behind && vqueue_below_low(q, &fo->cfg.queue, to_ms(now)))
-        v->behind = false;
+    v->blocked = blocked && vqueue_len(q) > 0;
     if (vqueue_len(q) == 0) {
         ev_io_stop(fo->loop, &v->wio);
-        if (!v->behind)
-            ev_timer_stop(fo->loop, &v->stall);
+        ev_timer_stop(fo->loop, &v->stall);
     } else if (blocked) {
         ev_io_start(fo->loop, &v->wio);
         stall_arm(fo, v, now);
@@ -440,8 +423,6 @@ udp_drain(struct fanout *fo, struct fanout_viewer *v)
                       v->peer_len, e->p, &v->udp);
         vqueue_pop(q);
     }
-    if (v->behind && vqueue_below_low(q, &fo->cfg.queue, to_ms(ev_now(fo->loop))))
-        v->behind = false;
     if (q->join_n > 0)
         pacing_add(fo, v);
     else
@@ -459,9 +440,10 @@ pace_cb(struct ev_loop *loop, ev_timer *w, int revents)
         v->join_budget = fo->cfg.udp_join_bytes_per_tick;
         udp_drain(fo, v);
     }
-    udp_batch_flush(&fo->batch);
-    if (LIST_EMPTY(&fo->pacing))
-        ev_timer_stop(loop, w);
+        udp_batch_flush(&fo->batch);
+    /* One-shot, re-armed from here: a late tick never fires twice to catch up. */
+    if (!LIST_EMPTY(&fo->pacing))
+        evx_timer_rearm(loop, w, fo->cfg.udp_join_tick_s);
     report_dead(fo);
 }
 
@@ -501,7 +483,7 @@ fanout_new(struct ev_loop *loop, struct pktpool *pool, const struct fanout_cfg *
     LIST_INIT(&fo->dirty);
     LIST_INIT(&fo->pacing);
     LIST_INIT(&fo->dead);
-    ev_timer_init(&fo->pace, pace_cb, 0., cfg->udp_join_tick_s);
+        ev_timer_init(&fo->pace, pace_cb, 0., 0.);
     bool gso = false;
     if (cfg->udp_gso) {
         int s = socket(AF_INET, SOCK_DGRAM, 0);
@@ -541,9 +523,8 @@ fanout_flush(struct fanout *fo)
     while ((v = LIST_FIRST(&fo->dirty)) != NULL) {
         unmark_dirty(v);
         if (v->kind == FANOUT_KIND_TCP) {
-            /* An active write watcher means the socket was full (or a kick is pending):
-             * the watcher writes when it can, without an extra EAGAIN here. */
-            if (!ev_is_active(&v->wio))
+            /* A full socket is left to the write watcher: no extra EAGAIN here. */
+            if (!v->blocked)
                 tcp_write(fo, v);
         } else {
             udp_drain(fo, v);
@@ -713,7 +694,7 @@ fanout_viewer_stats(const struct fanout_viewer *v, struct fanout_viewer_stats *o
     out->drops[FANOUT_DROP_SEND] += v->udp.pkts_failed;
     out->queue_pkts = vqueue_len(&v->q) - v->q.purged_n;
     out->queue_bytes = v->q.bytes;
-    out->behind = v->behind;
+    out->behind = v->behind && ev_now(v->fo->loop) - v->last_drop_at <= v->fo->cfg.stall_s / 2;
 }
 
 bool
@@ -930,7 +911,11 @@ gate_pass(struct fanout_viewer *v, struct fanout_sub *sub, unsigned f)
     return false;
 }
 
-/* Drop of a packet by the queue policy: closes sub's gate (media) and marks v behind. */
+/* Drop of a packet by the queue policy: closes sub's gate (media) and tracks the run of drops.
+ * A run continues while drops recur with no pause longer than stall_s / 2 (a viewer reading at
+ * a fraction of the stream rate drops at least once per GOP: a P frame at the high-water mark,
+ * then it skips to the next key frame); a TCP viewer whose run lasts stall_s is reported. A
+ * viewer with a passing hiccup pauses longer, and a later drop starts a new run. */
 static void
 policy_drop(struct fanout *fo, struct fanout_viewer *v, struct fanout_sub *sub, bool rtcp,
             enum fanout_drop why, double now)
@@ -940,11 +925,13 @@ policy_drop(struct fanout *fo, struct fanout_viewer *v, struct fanout_sub *sub, 
         sub->gate = FANOUT_GATE_WAITING;
         sub->resyncing = true;
     }
-    if (!v->behind) {
+    if (!v->behind || now - v->last_drop_at > fo->cfg.stall_s / 2) {
         v->behind = true;
         v->behind_since = now;
-        stall_arm(fo, v, now);
     }
+    v->last_drop_at = now;
+    if (v->kind == FANOUT_KIND_TCP && now - v->behind_since >= fo->cfg.stall_s)
+        mark_dead(fo, v, FANOUT_DEAD_BEHIND);
 }
 
 static void

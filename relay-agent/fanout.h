@@ -73,7 +73,7 @@ enum fanout_drop {
 /* Why a viewer is reported for disconnection. */
 enum fanout_dead {
     FANOUT_DEAD_STALLED, /* TCP: data queued and no write progress for stall_s */
-    FANOUT_DEAD_BEHIND,  /* dropping without draining below the low-water mark for stall_s */
+    FANOUT_DEAD_BEHIND,  /* TCP: queue drops recurring (no pause > stall_s / 2) for stall_s */
     FANOUT_DEAD_IO,      /* TCP: the socket failed (reset, broken pipe) */
     FANOUT_DEAD_N
 };
@@ -103,7 +103,7 @@ struct fanout_viewer_stats {
     uint64_t resyncs;    /* a track restarted at a key frame after drops */
     uint32_t queue_pkts; /* current depth, entries (control and join included) */
     size_t queue_bytes;  /* current depth, packet bytes */
-    bool behind;         /* dropping and not yet drained */
+    bool behind;         /* queue drops in the last stall_s / 2 */
 };
 
 struct fanout_stats {

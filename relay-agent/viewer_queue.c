@@ -18,7 +18,6 @@ vqueue_limits_default(struct vqueue_limits *l)
     l->max_packets = RD_VIEWER_QUEUE_MAX_PACKETS;
     l->max_ms = RD_VIEWER_QUEUE_MAX_MS;
     l->high_pct = RD_VIEWER_QUEUE_HIGH_WATER_PCT;
-    l->low_pct = RD_VIEWER_QUEUE_LOW_WATER_PCT;
 }
 
 int
@@ -26,7 +25,7 @@ vqueue_limits_check(const struct vqueue_limits *l)
 {
     if (l->max_bytes == 0 || l->max_packets == 0 || l->max_ms == 0)
         return RD_EPROTO;
-    if (l->low_pct == 0 || l->low_pct >= l->high_pct || l->high_pct > 100)
+    if (l->high_pct == 0 || l->high_pct > 100)
         return RD_EPROTO;
     return RD_OK;
 }
@@ -79,15 +78,6 @@ vqueue_level(const struct vqueue *q, const struct vqueue_limits *l, size_t add_b
         || live_bytes > pct_of(l->max_bytes, l->high_pct) || age >= pct_of(l->max_ms, l->high_pct))
         return VQUEUE_HIGH;
     return VQUEUE_OK;
-}
-
-bool
-vqueue_below_low(const struct vqueue *q, const struct vqueue_limits *l, uint32_t now_ms)
-{
-    size_t live_bytes = q->bytes - q->join_bytes - q->ctl_bytes;
-    return vqueue_live_len(q) <= pct_of(l->max_packets, l->low_pct)
-           && live_bytes <= pct_of(l->max_bytes, l->low_pct)
-           && head_age_ms(q, now_ms) < pct_of(l->max_ms, l->low_pct);
 }
 
 /* Grows the ring (doubling, at most max_cap), keeping the entries in order. */

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* A viewer's bounded send queue: a ring of shared packet references with byte, packet and
- * age accounting and the SECURITY.md §2.2 fill levels (high water, full, low water). Pure
+ * age accounting and the SECURITY.md §2.2 fill levels (high water, full). Pure
  * data structure: no sockets, no clock reads; fanout.c drives it. */
 #ifndef RD_RELAY_VIEWER_QUEUE_H
 #define RD_RELAY_VIEWER_QUEUE_H
@@ -48,14 +48,13 @@ struct vqueue {
     uint32_t purged_n; /* purged entries still in the ring */
 };
 
-/* Caps for the live part of a queue (entries without JOIN/CONTROL). high_pct/low_pct are the
- * water marks in percent of every cap; vqueue_limits_default() gives the rd_limits.h values. */
+/* Caps for the live part of a queue (entries without JOIN/CONTROL). high_pct is the high-water
+ * mark in percent of every cap; vqueue_limits_default() gives the rd_limits.h values. */
 struct vqueue_limits {
     size_t max_bytes;
     uint32_t max_packets;
     uint32_t max_ms; /* age of the oldest entry */
     uint32_t high_pct;
-    uint32_t low_pct;
 };
 
 enum vqueue_level {
@@ -64,11 +63,10 @@ enum vqueue_level {
     VQUEUE_FULL, /* at a cap: admit nothing but control bytes */
 };
 
-/* Fills *l with RD_VIEWER_QUEUE_MAX_BYTES/_PACKETS/_MS and the water marks. */
+/* Fills *l with RD_VIEWER_QUEUE_MAX_BYTES/_PACKETS/_MS and the high-water mark. */
 void vqueue_limits_default(struct vqueue_limits *l);
 
-/* Checks that l is usable: every cap > 0, 0 < low_pct < high_pct <= 100. RD_OK or
- * RD_EPROTO. */
+/* Checks that l is usable: every cap > 0, 0 < high_pct <= 100. RD_OK or RD_EPROTO. */
 int vqueue_limits_check(const struct vqueue_limits *l);
 
 /* An empty queue whose ring may grow to max_entries entries (>= 1). Allocates nothing. */
@@ -80,10 +78,6 @@ void vqueue_fini(struct vqueue *q);
 /* The level the live part of q would be at with one more packet of add_bytes at now_ms. */
 enum vqueue_level vqueue_level(const struct vqueue *q, const struct vqueue_limits *l,
                                size_t add_bytes, uint32_t now_ms);
-
-/* True when the live part of q is at or below the low-water mark of every cap at now_ms (a
- * viewer that was behind has caught up). */
-bool vqueue_below_low(const struct vqueue *q, const struct vqueue_limits *l, uint32_t now_ms);
 
 /* Appends p (taking a new reference) with the tag and flags at now_ms. No cap is checked
  * here: callers decide with vqueue_level(). Returns RD_OK, RD_ELIMIT when the ring is at

@@ -138,10 +138,8 @@
 /* Above this share of any queue cap, packets that are not part of a key frame are dropped and
  * that track resyncs at the next key frame (nginx-rtmp's priority drop). */
 #define RD_VIEWER_QUEUE_HIGH_WATER_PCT 50
-/* A viewer that dropped is "behind" until its queue drains below this share of the caps. */
-#define RD_VIEWER_QUEUE_LOW_WATER_PCT 25
-/* A viewer whose TCP writes make no progress, or that stays behind, this long is reported for
- * disconnection. */
+/* A viewer whose TCP writes make no progress this long, or that keeps overflowing (queue drops
+ * recurring with no pause longer than half of this) this long, is disconnected. */
 #define RD_VIEWER_STALL_S 10
 /* A UDP viewer's instant-start backlog (the cached key frame and what follows it) is paced at
  * this many bytes per tick (64 Mbit/s), so it does not overflow the player's socket buffer;

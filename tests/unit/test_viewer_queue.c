@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* viewer_queue.c: accounting, the high-water / full / low-water levels on each cap (packets,
+/* viewer_queue.c: accounting, the high-water and full levels on each cap (packets,
  * bytes, age, with a wrapping millisecond clock), join and control entries outside the caps,
  * ring growth and its limit, purge by tag around a partly written head, pop_tail; every
  * reference returned to the pool. */
@@ -63,7 +63,7 @@ test_limits_check(void **state)
     bad[0].max_bytes = 0;
     bad[1].max_packets = 0;
     bad[2].max_ms = 0;
-    bad[3].low_pct = bad[3].high_pct;
+    bad[3].high_pct = 0;
     bad[4].high_pct = 101;
     for (int i = 0; i < 5; i++)
         assert_int_equal(vqueue_limits_check(&bad[i]), RD_EPROTO);
@@ -73,7 +73,7 @@ static void
 test_packet_cap_levels(void **state)
 {
     (void)state;
-    struct vqueue_limits l = {1u << 30, 10, 60000, 50, 20};
+    struct vqueue_limits l = {1u << 30, 10, 60000, 50};
     struct vqueue q;
     vqueue_init(&q, 100);
     /* 0..4 queued: a fifth is still below the high-water mark (5 of 10). */
@@ -88,11 +88,9 @@ test_packet_cap_levels(void **state)
     assert_int_equal(vqueue_level(&q, &l, 100, 0), VQUEUE_FULL);
     assert_int_equal(vqueue_len(&q), 10);
     assert_int_equal(q.bytes, 1000);
-    assert_false(vqueue_below_low(&q, &l, 0));
-    /* Drain to 2 (= 20 % of 10): below low water. */
+    /* Drained to 2: admitting again. */
     for (int i = 0; i < 8; i++)
         vqueue_pop(&q);
-    assert_true(vqueue_below_low(&q, &l, 0));
     assert_int_equal(vqueue_level(&q, &l, 100, 0), VQUEUE_OK);
     vqueue_fini(&q);
     assert_int_equal(vqueue_len(&q), 0);
@@ -103,7 +101,7 @@ static void
 test_byte_cap_levels(void **state)
 {
     (void)state;
-    struct vqueue_limits l = {10000, 1000, 60000, 50, 25};
+    struct vqueue_limits l = {10000, 1000, 60000, 50};
     struct vqueue q;
     vqueue_init(&q, 100);
     assert_int_equal(push(&q, 4000, 1, 0, 0), RD_OK);
@@ -111,7 +109,7 @@ test_byte_cap_levels(void **state)
     assert_int_equal(vqueue_level(&q, &l, 1001, 0), VQUEUE_HIGH); /* 5001 */
     assert_int_equal(vqueue_level(&q, &l, 6000, 0), VQUEUE_HIGH); /* 10000: at the cap */
     assert_int_equal(vqueue_level(&q, &l, 6001, 0), VQUEUE_FULL);
-    assert_false(vqueue_below_low(&q, &l, 0)); /* 4000 > 2500 */
+
     vqueue_fini(&q);
 }
 
@@ -119,7 +117,7 @@ static void
 test_age_cap_and_clock_wrap(void **state)
 {
     (void)state;
-    struct vqueue_limits l = {1u << 30, 1000, 2000, 50, 25};
+    struct vqueue_limits l = {1u << 30, 1000, 2000, 50};
     struct vqueue q;
     vqueue_init(&q, 100);
     uint32_t t0 = UINT32_MAX - 500; /* the millisecond clock wraps during the test */
@@ -128,8 +126,7 @@ test_age_cap_and_clock_wrap(void **state)
     assert_int_equal(vqueue_level(&q, &l, 100, t0 + 1000), VQUEUE_HIGH);
     assert_int_equal(vqueue_level(&q, &l, 100, t0 + 1999), VQUEUE_HIGH);
     assert_int_equal(vqueue_level(&q, &l, 100, t0 + 2000), VQUEUE_FULL);
-    assert_true(vqueue_below_low(&q, &l, t0 + 499));
-    assert_false(vqueue_below_low(&q, &l, t0 + 500));
+
     /* A clock that went backwards does not make the queue look old. */
     assert_int_equal(vqueue_level(&q, &l, 100, t0 - 10), VQUEUE_OK);
     vqueue_fini(&q);
@@ -139,7 +136,7 @@ static void
 test_join_and_control_outside_caps(void **state)
 {
     (void)state;
-    struct vqueue_limits l = {10000, 4, 60000, 50, 25};
+    struct vqueue_limits l = {10000, 4, 60000, 50};
     struct vqueue q;
     vqueue_init(&q, 100);
     for (int i = 0; i < 20; i++)
@@ -151,7 +148,6 @@ test_join_and_control_outside_caps(void **state)
     assert_int_equal(q.join_bytes, 20000);
     assert_int_equal(q.ctl_bytes, 3000);
     assert_int_equal(vqueue_level(&q, &l, 1000, 0), VQUEUE_OK);
-    assert_true(vqueue_below_low(&q, &l, 0));
     assert_int_equal(push(&q, 1000, 1, 0, 0), RD_OK);
     assert_int_equal(push(&q, 1000, 1, 0, 0), RD_OK);
     assert_int_equal(vqueue_level(&q, &l, 1000, 0), VQUEUE_HIGH); /* 3 live of 4 */
