@@ -170,7 +170,7 @@ pacing_add(struct fanout *fo, struct fanout_viewer *v)
         v->pacing = true;
         LIST_INSERT_HEAD(&fo->pacing, v, pacing_link);
     }
-        if (!ev_is_active(&fo->pace)) {
+    if (!ev_is_active(&fo->pace)) {
         ev_timer_set(&fo->pace, 0., 0.);
         ev_timer_start(fo->loop, &fo->pace);
     }
@@ -440,7 +440,7 @@ pace_cb(struct ev_loop *loop, ev_timer *w, int revents)
         v->join_budget = fo->cfg.udp_join_bytes_per_tick;
         udp_drain(fo, v);
     }
-        udp_batch_flush(&fo->batch);
+    udp_batch_flush(&fo->batch);
     /* One-shot, re-armed from here: a late tick never fires twice to catch up. */
     if (!LIST_EMPTY(&fo->pacing))
         evx_timer_rearm(loop, w, fo->cfg.udp_join_tick_s);
@@ -483,7 +483,7 @@ fanout_new(struct ev_loop *loop, struct pktpool *pool, const struct fanout_cfg *
     LIST_INIT(&fo->dirty);
     LIST_INIT(&fo->pacing);
     LIST_INIT(&fo->dead);
-        ev_timer_init(&fo->pace, pace_cb, 0., 0.);
+    ev_timer_init(&fo->pace, pace_cb, 0., 0.);
     bool gso = false;
     if (cfg->udp_gso) {
         int s = socket(AF_INET, SOCK_DGRAM, 0);
