@@ -3,7 +3,6 @@
  * cache per track and RTCP SR forwarding. See stream.h for the contracts. */
 #include "stream.h"
 
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -115,7 +114,8 @@ cache_push(struct cache *c, struct pkt *p)
 
 /* ---- Continuity -------------------------------------------------------------------------- */
 
-/* Clamped wall-clock gap in RTP ticks, at least 1: the timestamp advance across a restart. */
+/* Clamped wall-clock gap in RTP ticks, at least 1 and below 2^31 (a larger step would read as
+ * a step backwards, RFC 3550 §5.1 arithmetic): the timestamp advance across a restart. */
 static uint32_t
 gap_ticks(double gap_s, uint32_t clock_rate)
 {
@@ -123,8 +123,10 @@ gap_ticks(double gap_s, uint32_t clock_rate)
         gap_s = 0;
     if (gap_s > RD_STREAM_RESTART_MAX_GAP_S)
         gap_s = RD_STREAM_RESTART_MAX_GAP_S;
-    double ticks = floor(gap_s * (double)clock_rate + 0.5);
-    return ticks < 1 ? 1u : (uint32_t)ticks;
+    uint64_t ticks = (uint64_t)(gap_s * (double)clock_rate + 0.5);
+    if (ticks < 1)
+        return 1;
+    return ticks > INT32_MAX ? (uint32_t)INT32_MAX : (uint32_t)ticks;
 }
 
 static void
