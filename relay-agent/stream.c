@@ -38,6 +38,7 @@ struct track {
     uint16_t max_out_seq;
     uint32_t max_out_ts;
     double last_arrival;
+    struct pkt *last_sr; /* the last SR forwarded (rewritten), for joiners; NULL if none */
     /* key-frame fallback */
     double last_key_at;
     bool prev_marker;
@@ -152,6 +153,8 @@ continuity(struct stream *s, struct track *t, const struct rtp_view *v, struct p
         t->max_out_ts = v->timestamp;
         t->last_key_at = p->arrival_at;
     } else if (t->rebase || v->ssrc != t->in_ssrc) {
+        pkt_unref(t->last_sr); /* it describes the old source's clock */
+        t->last_sr = NULL;
         if (!t->rebase) {
             /* The camera restarted its RTP source under the same RTSP session. */
             t->st.ssrc_changes++;
@@ -380,6 +383,7 @@ stream_free(struct stream *s)
         if (t->cache.pk != NULL)
             cache_clear(&t->cache);
         free(t->cache.pk);
+        pkt_unref(t->last_sr);
     }
     free(s);
 }
@@ -501,6 +505,8 @@ stream_on_rtcp(struct stream *s, unsigned track, struct pkt *p)
     p->track = (uint8_t)track;
     p->flags = PKT_RTCP;
     t->st.rtcp_fwd++;
+    pkt_unref(t->last_sr);
+    t->last_sr = pkt_ref(p);
     fanout_deliver(&t->subs, p);
     pkt_unref(p);
     return RD_OK;
@@ -561,12 +567,15 @@ stream_subscribe(struct stream *s, unsigned track, struct fanout_sub *sub)
         gate = !usable ? FANOUT_GATE_WAITING
                        : (c->tentative == 0 ? FANOUT_GATE_TENTATIVE : FANOUT_GATE_OPEN);
     fanout_sub_attach(sub, &t->subs, gate);
+    int rc = RD_OK;
     if (usable) {
-        for (uint32_t i = 0; i < c->n; i++) {
-            if (fanout_sub_join_pkt(sub, cache_at(c, i)) != RD_OK)
-                break;
-        }
+        for (uint32_t i = 0; i < c->n && rc == RD_OK; i++)
+            rc = fanout_sub_join_pkt(sub, cache_at(c, i));
     }
+    /* The last sender report maps the RTP clock to NTP (RFC 3550 §6.4.1): players can sync
+     * audio and video at once instead of at the camera's next SR, seconds later. */
+    if (t->last_sr != NULL && rc == RD_OK)
+        (void)fanout_sub_join_pkt(sub, t->last_sr);
     return RD_OK;
 }
 

@@ -139,7 +139,9 @@ int stream_rtp_info(const struct stream *s, unsigned track, double now,
  * has a usable cache (H.26x: valid; others: the packets since the video key frame), its
  * packets are queued first as instant-start data and the sub's gate is open (tentative when
  * the cache starts at parameter sets whose IDR slice has not arrived yet); otherwise an
- * H.26x sub waits for the next key frame and others start at the next packet. Output starts
+ * H.26x sub waits for the next key frame and others start at the next packet. The track's
+ * last forwarded sender report (if any, of the current source) follows, so players can map
+ * the RTP clock to wall-clock time at once. Output starts
  * on the next loop iteration (the fanout's watchers). For TCP viewers, queue the PLAY
  * response (fanout_viewer_send_control) before subscribing so it precedes the media. Returns
  * RD_OK or RD_EPROTO (bad track). */

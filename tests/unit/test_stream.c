@@ -573,6 +573,16 @@ test_continuity_across_restart(void **state)
     assert_int_equal(mt_rd32(sr->data + 28 + 4), 0xAAAA0001);
     pkt_unref(sr);
     assert_int_equal(tstats(0).rtcp_fwd, 1);
+    /* A viewer joining now gets the cache, then that SR on the RTCP channel. */
+    struct tviewer tv;
+    tviewer_open(&tv, 1);
+    assert_int_equal(stream_subscribe(fx.s, 0, tv.sub[0]), RD_OK);
+    tviewer_read(&tv);
+    assert_int_equal(tv.rx.nf, 4);
+    assert_int_equal(tv.rx.f[3].ch, 1);
+    assert_int_equal(tv.rx.f[3].len, 44);
+    assert_int_equal(mt_rd32(tv.rx.f[3].data + 16), 64400 + 225000 + 3600);
+    tviewer_close(&tv);
     /* An SR of another SSRC, and invalid RTCP, are not forwarded. */
     assert_int_equal(stream_on_rtcp(fx.s, 0, mk_rtcp(0x99999999, 0, false)), RD_OK);
     assert_int_equal(tstats(0).rtcp_dropped, 2);
