@@ -3,6 +3,7 @@
  * cache per track and RTCP SR forwarding. See stream.h for the contracts. */
 #include "stream.h"
 
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -77,6 +78,7 @@ static void
 cache_pop_front(struct cache *c)
 {
     struct pkt *p = c->pk[c->head];
+    assert(p != NULL); /* the n slots from head are always filled */
     c->pk[c->head] = NULL;
     c->bytes -= p->len;
     c->head = c->head + 1 == c->cap ? 0 : c->head + 1;
