@@ -5,6 +5,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "fanout.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdlib.h>
@@ -313,7 +314,9 @@ tcp_gather(struct fanout *fo, const struct fanout_viewer *v, size_t *total)
             sum += p->len - off;
             continue;
         }
-        /* RFC 2326 §10.12: '$', channel, 16-bit length, then the RTP/RTCP packet. */
+        /* RFC 2326 §10.12: '$', channel, 16-bit length, then the RTP/RTCP packet. stream.c
+         * forwards nothing longer than RD_RTP_MAX_PACKET. */
+        assert(p->len <= RD_RTP_MAX_PACKET);
         uint8_t *h = fo->hdr[i];
         h[0] = '$';
         h[1] = entry_channel(v, e->tag);

@@ -494,7 +494,8 @@ stream_on_rtcp(struct stream *s, unsigned track, struct pkt *p)
     }
     struct track *t = &s->t[track];
     t->st.rtcp_in++;
-    if (rtcp_compound_check(p->data, p->len) < 0) {
+    /* Larger than an interleaved frame can carry ('$' length is 16 bits): never forwarded. */
+    if (p->len > RD_RTP_MAX_PACKET || rtcp_compound_check(p->data, p->len) < 0) {
         t->st.rtcp_dropped++;
         pkt_unref(p);
         return RD_EPROTO;

@@ -113,7 +113,8 @@ unsigned stream_track_count(const struct stream *s);
 int stream_on_rtp(struct stream *s, unsigned track, struct pkt *p);
 
 /* One RTCP compound from the camera for track (the RTCP channel/port of that track; takes
- * over the reference). Forwarded only when rtcp_compound_check() accepts it and it carries an
+ * over the reference). Forwarded only when it is at most RD_RTP_MAX_PACKET bytes,
+ * rtcp_compound_check() accepts it and it carries an
  * SR of the track's current upstream SSRC after that source's first RTP packet: the SR is
  * rewritten in place (rtcp_sr_rewrite: viewer SSRC, RTP timestamp plus the offset), an SDES
  * first chunk of that SSRC gets the viewer SSRC, and every other packet (BYE: viewers keep

@@ -590,7 +590,21 @@ test_continuity_across_restart(void **state)
     junk->data[0] = 0x40; /* version 1 */
     assert_int_equal(stream_on_rtcp(fx.s, 0, junk), RD_EPROTO);
     assert_int_equal(tstats(0).rtcp_dropped, 3);
-    assert_int_equal(tstats(0).rtcp_in, 4);
+    /* A valid compound of 65536 bytes (SR + a 65508-byte XR) cannot be framed: dropped. */
+    struct pkt *big = pktpool_alloc(&fx.pool, 65536);
+    struct pkt *sr28 = mk_rtcp(0xCCCC0002, 0, false);
+    memcpy(big->data, sr28->data, 28);
+    pkt_unref(sr28);
+    memset(big->data + 28, 0, 65508);
+    big->data[28] = 0x80;
+    big->data[29] = 207;
+    big->data[30] = (uint8_t)((65508 / 4 - 1) >> 8);
+    big->data[31] = (uint8_t)(65508 / 4 - 1);
+    big->len = 65536;
+    assert_int_equal(rtcp_compound_check(big->data, big->len), 2);
+    assert_int_equal(stream_on_rtcp(fx.s, 0, big), RD_EPROTO);
+    assert_int_equal(tstats(0).rtcp_dropped, 4);
+    assert_int_equal(tstats(0).rtcp_in, 5);
 }
 
 static void
