@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* Socket helpers. The only file built with _GNU_SOURCE: it wraps accept4() and the Linux
- * SOCK_NONBLOCK/SOCK_CLOEXEC socket flags. */
+/* Socket helpers. The only file built with _GNU_SOURCE: it wraps accept4(), sendmmsg(), UDP
+ * GSO and the Linux SOCK_NONBLOCK/SOCK_CLOEXEC socket flags. */
 #define _GNU_SOURCE
 #include "net.h"
 
@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <netinet/udp.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -267,4 +268,69 @@ net_format_addr(const struct sockaddr *sa, socklen_t len, char *out, size_t cap)
         return RD_ELIMIT;
     memcpy(out, tmp, (size_t)n + 1);
     return RD_OK;
+}
+
+/* One chunk of at most NET_SENDMMSG_CHUNK messages: struct mmsghdr needs _GNU_SOURCE, so the
+ * translation from struct net_dgram happens here. Returns the sendmmsg result. */
+static int
+sendmmsg_chunk(int fd, struct net_dgram *d, unsigned n)
+{
+    struct mmsghdr m[NET_SENDMMSG_CHUNK];
+    /* One UDP_SEGMENT control message per GSO datagram. */
+    union {
+        char buf[CMSG_SPACE(sizeof(uint16_t))];
+        size_t align; /* struct cmsghdr alignment (it has a flexible array member) */
+    } ctl[NET_SENDMMSG_CHUNK];
+    memset(m, 0, sizeof(m[0]) * n);
+    for (unsigned i = 0; i < n; i++) {
+        struct msghdr *h = &m[i].msg_hdr;
+        h->msg_name = (void *)(uintptr_t)d[i].dest;
+        h->msg_namelen = d[i].dest != NULL ? d[i].dest_len : 0;
+        h->msg_iov = (struct iovec *)(uintptr_t)d[i].iov;
+        h->msg_iovlen = d[i].iov_len;
+        if (d[i].gso_size > 0) {
+            memset(&ctl[i], 0, sizeof(ctl[i]));
+            h->msg_control = ctl[i].buf;
+            h->msg_controllen = sizeof(ctl[i].buf);
+            struct cmsghdr *c = CMSG_FIRSTHDR(h);
+            c->cmsg_level = IPPROTO_UDP;
+            c->cmsg_type = UDP_SEGMENT;
+            c->cmsg_len = CMSG_LEN(sizeof(uint16_t));
+            memcpy(CMSG_DATA(c), &d[i].gso_size, sizeof(uint16_t));
+        }
+    }
+    int r;
+    do {
+        r = sendmmsg(fd, m, n, MSG_DONTWAIT | MSG_NOSIGNAL);
+    } while (r < 0 && errno == EINTR);
+    for (int i = 0; i < r; i++)
+        d[i].sent = m[i].msg_len;
+    return r;
+}
+
+int
+net_udp_sendmmsg(int fd, struct net_dgram *d, unsigned n)
+{
+    unsigned done = 0;
+    while (done < n) {
+        unsigned k = n - done < NET_SENDMMSG_CHUNK ? n - done : NET_SENDMMSG_CHUNK;
+        int r = sendmmsg_chunk(fd, d + done, k);
+        if (r < 0) {
+            if (done > 0)
+                return (int)done;
+            return errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS ? RD_AGAIN : RD_EIO;
+        }
+        done += (unsigned)r;
+        if ((unsigned)r < k)
+            break;
+    }
+    return (int)done;
+}
+
+bool
+net_udp_gso_supported(int fd)
+{
+    int v = 0;
+    socklen_t len = sizeof(v);
+    return getsockopt(fd, IPPROTO_UDP, UDP_SEGMENT, &v, &len) == 0;
 }

@@ -5,8 +5,11 @@
 #define RD_BASE_NET_H
 
 #include <netinet/in.h>
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 
 #include "errbuf.h"
 
@@ -66,5 +69,39 @@ int net_format_addr(const struct sockaddr *sa, socklen_t len, char *out, size_t 
 /* The address alone, "1.2.3.4" or "2001:db8::1", into out[cap] (NET_IP_STRLEN). Same
  * returns as net_format_addr. */
 int net_format_ip(const struct sockaddr *sa, socklen_t len, char *out, size_t cap);
+
+/* ---- Batched UDP sends (sendmmsg, UDP GSO) --------------------------------------------- */
+
+/* Datagrams handed to one sendmmsg(2) system call; longer batches are sent in chunks. */
+#define NET_SENDMMSG_CHUNK 64
+/* Kernel UDP GSO bounds: segments per send (UDP_MAX_SEGMENTS) and a total that stays below
+ * the 64 KiB IP datagram the kernel builds before segmenting (IPv6 header included). */
+#define NET_GSO_MAX_SEGMENTS 64
+#define NET_GSO_MAX_BYTES    (65535 - 8 - 40)
+
+/* One datagram, or with gso_size > 0 a train of datagrams sent as one UDP GSO message
+ * (UDP_SEGMENT, Linux 4.18+): the kernel cuts the bytes of iov into gso_size-byte datagrams,
+ * the last one may be shorter. Every iov must stay valid until net_udp_sendmmsg returns. */
+struct net_dgram {
+    const struct sockaddr *dest; /* NULL on a connected socket */
+    socklen_t dest_len;
+    const struct iovec *iov;
+    size_t iov_len;    /* 1..UIO_MAXIOV */
+    uint16_t gso_size; /* 0: a plain datagram; else the segment size */
+    size_t sent;       /* out: bytes the kernel took for this message */
+};
+
+/* Sends d[0..n) on the UDP socket fd with sendmmsg(2) (MSG_DONTWAIT | MSG_NOSIGNAL), in
+ * chunks of NET_SENDMMSG_CHUNK. Returns how many leading messages were sent (1..n; fills
+ * their sent), 0 when n is 0, or, when d[0] itself fails, RD_AGAIN (EAGAIN, ENOBUFS: the
+ * socket or device queue is full) or RD_EIO (errno kept: EMSGSIZE, ECONNREFUSED on a
+ * connected socket, EIO/EINVAL for a GSO message the path cannot offload, ...). A short count
+ * means d[count] failed: call again from there to learn why. Borrows d and what it points to
+ * for the duration of the call. */
+int net_udp_sendmmsg(int fd, struct net_dgram *d, unsigned n);
+
+/* Whether the kernel supports UDP GSO (UDP_SEGMENT) on UDP socket fd: probes with
+ * getsockopt, sends nothing. */
+bool net_udp_gso_supported(int fd);
 
 #endif

@@ -126,11 +126,53 @@
 #define RD_RTSP_SESSION_TIMEOUT_S 60
 /* Largest RTP/RTCP packet carried: the interleaved frame's 16-bit length. */
 #define RD_RTP_MAX_PACKET 65535
-/* Per-viewer send queue: bytes and packets, then drop to the next key frame. */
+/* Per-viewer send queue (SECURITY.md §2.2): bytes and packets, then drop to the next key
+ * frame. 1024 packets of 16-byte entries is 16 KiB per viewer; 1 MiB binds first for video
+ * (~750 packets of 1400 bytes, ~2 s of a 4 Mbit/s camera). The packets themselves are shared
+ * by all viewers of a camera. */
 #define RD_VIEWER_QUEUE_MAX_BYTES   (1024 * 1024)
-#define RD_VIEWER_QUEUE_MAX_PACKETS 512
-/* A viewer that overflows or whose TCP writes are blocked this long is disconnected. */
+#define RD_VIEWER_QUEUE_MAX_PACKETS 1024
+/* Media age in a viewer queue: when the oldest queued packet has waited this long the queue
+ * counts as full (drop, then resync at the next key frame). */
+#define RD_VIEWER_QUEUE_MAX_MS 2000
+/* Above this share of any queue cap, packets that are not part of a key frame are dropped and
+ * that track resyncs at the next key frame (nginx-rtmp's priority drop). */
+#define RD_VIEWER_QUEUE_HIGH_WATER_PCT 50
+/* A viewer whose TCP writes make no progress this long, or that keeps overflowing (queue drops
+ * recurring with no pause longer than half of this) this long, is disconnected. */
 #define RD_VIEWER_STALL_S 10
+/* A UDP viewer's instant-start backlog (the cached key frame and what follows it) is paced at
+ * this many bytes per tick (64 Mbit/s), so it does not overflow the player's socket buffer;
+ * live packets are sent at once. */
+#define RD_UDP_JOIN_BYTES_PER_TICK 16384
+#define RD_UDP_JOIN_TICK_MS        2
+
+/* ---- Relay media plane: packet pool and instant-start cache ---------------------------- */
+
+/* Packet buffer size classes (bytes): a UDP RTP packet (1500-byte MTU), a large interleaved
+ * frame, the largest interleaved frame (RD_RTP_MAX_PACKET). A packet goes in the smallest
+ * class that fits, or a larger one when that class is exhausted. */
+#define RD_PKTPOOL_SMALL_BUF 2048
+#define RD_PKTPOOL_MID_BUF   16384
+#define RD_PKTPOOL_LARGE_BUF 65536
+/* Buffers per class (128 MiB, 32 MiB, 32 MiB), allocated in slabs on demand: queues hold at
+ * most ~2 s of media and caches one GOP, so this is ~100 cameras at 4 Mbit/s. More: the
+ * packet is dropped and counted (pool exhausted). */
+#define RD_PKTPOOL_SMALL_MAX 65536
+#define RD_PKTPOOL_MID_MAX   2048
+#define RD_PKTPOOL_LARGE_MAX 512
+/* Instant-start cache per H.264/H.265 track: the packets since the last key-frame start (a
+ * 2 s GOP up to ~8 Mbit/s). Larger: the cache is dropped until the next key frame, and
+ * viewers joining meanwhile wait for it. Other tracks keep the packets since that key frame
+ * under the same caps, dropping the oldest. */
+#define RD_STREAM_CACHE_MAX_BYTES   (2 * 1024 * 1024)
+#define RD_STREAM_CACHE_MAX_PACKETS 2048
+/* An H.264/H.265 track that shows no key-frame start this long (intra refresh, open GOP)
+ * lets waiting viewers start at the next access unit instead of never. */
+#define RD_STREAM_KEY_FALLBACK_S 10
+/* Upstream restart: viewers' RTP timestamps advance by the wall-clock gap times the clock
+ * rate, the gap clamped to this (2^31 ticks of a 90 kHz clock is 6.6 h). */
+#define RD_STREAM_RESTART_MAX_GAP_S 3600
 
 /* ---- Deadlines (absolute, not per read) ------------------------------------------------ */
 
