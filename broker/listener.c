@@ -57,6 +57,7 @@ struct conn {
     bool answered;         /* at least one response was queued */
     bool peer_eof;
     bool more_pending; /* stopped at RD_RTSP_MAX_PIPELINED with requests left */
+    bool linger;       /* after the final response, wait for the peer's FIN (see conn_settle) */
     double accepted_at, req_at, body_at, out_at, idle_at, linger_at;
     size_t lingered;
     struct rd_buf in;
@@ -256,6 +257,7 @@ conn_reject(struct conn *c, int status, int64_t cseq, bool parse_error, double n
     conn_out_commit(c, &o, now);
     rd_buf_reset(&c->in);
     c->phase = CONN_CLOSING;
+    c->linger = true; /* a broken stream: more of it may be in flight */
 }
 
 /* ---- Input --------------------------------------------------------------------------------- */
@@ -383,8 +385,13 @@ conn_settle(struct conn *c, double now)
         return;
     bool pending = c->out_sent < c->out_len;
     if (!pending && c->phase == CONN_CLOSING) {
-        /* Final response out: shut our side, then drop input until the peer's FIN. */
-        if (shutdown(c->fd, SHUT_WR) != 0 || c->peer_eof) {
+        /* Final response out. A close while the peer's bytes are still arriving answers them
+         * with a reset that may destroy the response in flight; so when the peer sent ahead
+         * (input past the final request, or a broken stream) shut our side and drop input
+         * until its FIN. A player that sent one request and waits for the answer gets a
+         * plain close (nginx without lingering_close does the same). */
+        if (c->peer_eof || (!c->linger && rd_buf_len(&c->in) == 0)
+            || shutdown(c->fd, SHUT_WR) != 0) {
             conn_kill(c, "done");
             return;
         }

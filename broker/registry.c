@@ -2175,7 +2175,14 @@ registry_flush_load(struct registry *reg, const struct registry_load_batch *batc
     int r = check_batch(reg, batch);
     if (r != RD_OK)
         return r;
-    if ((r = tx_begin(reg, "flush", NULL)) != RD_OK) {
+    /* The live mapping, loads and history are soft state, rewritten every second: their
+     * commits skip the fsync (synchronous=NORMAL keeps a WAL database consistent, only the
+     * last commits may be lost on power failure), so the event loop never waits for the disk.
+     * Configuration writes keep synchronous=FULL. */
+    (void)sqlite3_exec(reg->db, "PRAGMA synchronous = NORMAL", NULL, NULL, NULL);
+    r = tx_begin(reg, "flush", NULL);
+    if (r != RD_OK) {
+        (void)sqlite3_exec(reg->db, "PRAGMA synchronous = FULL", NULL, NULL, NULL);
         reg->stats.flush_failures++;
         return r;
     }
@@ -2183,8 +2190,10 @@ registry_flush_load(struct registry *reg, const struct registry_load_batch *batc
     r = flush_rows(reg, batch, &skipped);
     if (r == RD_OK)
         r = tx_commit(reg, "flush", NULL);
-    if (r != RD_OK) {
+    if (r != RD_OK)
         tx_abort(reg);
+    (void)sqlite3_exec(reg->db, "PRAGMA synchronous = FULL", NULL, NULL, NULL);
+    if (r != RD_OK) {
         reg->stats.flush_failures++;
         return r;
     }

@@ -522,6 +522,29 @@ test_emfile_pauses_accept(void **state)
         close(fds[i]);
 }
 
+/* ---- Closing after a final response --------------------------------------------------------- */
+
+static void
+test_linger_only_with_unread_input(void **state)
+{
+    struct lfx *f = *state;
+    start(f);
+    /* A framing error (505) with a second request behind it: the peer sends ahead, so more of
+     * its bytes may be in flight and a close could reset the 505 away. The listener shuts its
+     * side and waits for the peer's FIN instead. */
+    int c = connect_to(f);
+    send_str(c, "OPTIONS * RTSP/2.0\r\nCSeq: 1\r\n\r\nOPTIONS * RTSP/1.0\r\nCSeq: 2\r\n\r\n");
+    struct reply r = {0};
+    read_for(f, c, &r, NULL, 0, 2.0);
+    assert_true(r.eof);
+    assert_int_equal(occurrences(r.buf, "RTSP/1.0 505"), 1);
+    assert_int_equal(listener_open_count(f->l), 1);
+    shutdown(c, SHUT_WR);
+    pump(f, 0.05);
+    assert_int_equal(listener_open_count(f->l), 0);
+    close(c);
+}
+
 /* ---- Drain --------------------------------------------------------------------------------- */
 
 static void
@@ -545,10 +568,7 @@ test_drain(void **state)
     read_for(f, busy, &r2, NULL, 0, 2.0);
     assert_true(r2.eof);
     assert_int_equal(occurrences(r2.buf, "RTSP/1.0 200"), 1);
-    /* It lingers until our FIN (not to reset the answer), then it is gone. */
-    assert_int_equal(listener_open_count(f->l), 1);
-    shutdown(busy, SHUT_WR);
-    pump(f, 0.05);
+    /* Nothing of the peer's was left unread: closed at once, no lingering. */
     assert_int_equal(listener_open_count(f->l), 0);
     /* Nothing listens any more. */
     int fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -604,6 +624,7 @@ static const struct CMUnitTest tests[] = {
     T(test_global_cap),
     T(test_accept_rate),
     T(test_emfile_pauses_accept),
+    T(test_linger_only_with_unread_input),
     T(test_drain),
     T(test_parse_error_log_has_no_userinfo),
 };
