@@ -23,6 +23,7 @@
 #include "registry.h"
 #include "relay_channel.h"
 #include "relay_view.h"
+#include "url.h"
 
 /* Realm of the bearer challenge (RFC 6750 §3). */
 #define ADMIN_REALM "rtsp-broker"
@@ -206,16 +207,7 @@ header(struct MHD_Connection *conn, const char *name)
 static bool
 id_ok(const char *s)
 {
-    size_t n = strlen(s);
-    if (n == 0 || n > RD_CAMERA_ID_MAX)
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_'
-              || c == '-'))
-            return false;
-    }
-    return true;
+    return url_id_valid(rd_str_cstr(s), RD_CAMERA_ID_MAX);
 }
 
 /* User names: printable ASCII without ':' '"' '\' (the registry's rule), 1..max bytes. */

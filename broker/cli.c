@@ -20,6 +20,7 @@
 #include "rd_limits.h"
 #include "rd_str.h"
 #include "registry.h"
+#include "url.h"
 
 /* ---- Command table types ----------------------------------------------------------------- */
 
@@ -219,16 +220,7 @@ yes_no(bool b)
 static bool
 id_valid(const char *s, size_t max)
 {
-    size_t n = strnlen(s, max + 1);
-    if (n == 0 || n > max)
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char ch = (unsigned char)s[i];
-        if (!((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9')
-              || ch == '_' || ch == '-'))
-            return false;
-    }
-    return true;
+    return url_id_valid(rd_str_make(s, strnlen(s, max + 1)), max);
 }
 
 /* The longest id of each kind of row. */

@@ -23,6 +23,7 @@
 #include "rd_err.h"
 #include "rd_str.h"
 #include "registry_schema.h"
+#include "url.h"
 
 #define REG_ERRMSG_LEN 512 /* an operation, an id (<= 128 bytes) and SQLite's text */
 #define REG_KID_RAND   6   /* random bytes behind a kid: 8 base64url characters */
@@ -431,13 +432,6 @@ enum text_kind {
     TEXT_REALM, /* printable ASCII without '"' '\' */
 };
 
-static bool
-id_char(unsigned char c)
-{
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_'
-           || c == '-';
-}
-
 /* Length of the UTF-8 sequence at s[0..n) (RFC 3629 §4: no overlongs, no surrogates, at
  * most U+10FFFF), or 0 if it is malformed. */
 static size_t
@@ -481,7 +475,7 @@ text_chars_ok(const char *s, size_t len, enum text_kind kind)
         unsigned char c = p[i];
         switch (kind) {
         case TEXT_ID:
-            if (!id_char(c))
+            if (!url_id_char(c))
                 return false;
             break;
         case TEXT_NAME:

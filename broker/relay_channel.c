@@ -12,6 +12,7 @@
 #include "policy.h"
 #include "rd_err.h"
 #include "rd_str.h"
+#include "url.h"
 
 /* ---- Signatures ------------------------------------------------------------------------------ */
 
@@ -276,26 +277,6 @@ hb_fail(struct relay_channel_hb *out, int code, const char *fmt, ...)
     return code;
 }
 
-static bool
-id_char(char c)
-{
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_'
-           || c == '-';
-}
-
-/* [A-Za-z0-9_-]{1,max} */
-static bool
-id_ok(const char *s, size_t len, size_t max)
-{
-    if (len == 0 || len > max)
-        return false;
-    for (size_t i = 0; i < len; i++) {
-        if (!id_char(s[i]))
-            return false;
-    }
-    return true;
-}
-
 /* Printable ASCII without space, 1..max bytes (boot ids). */
 static bool
 token_ok(const char *s, size_t len, size_t max)
@@ -391,7 +372,7 @@ parse_camera(struct relay_channel_hb *out, json_t *j, size_t i, struct relay_vie
     int rc = get_str(out, j, where, "id", &s, &len);
     if (rc != RD_OK)
         return rc;
-    if (!id_ok(s, len, RD_CAMERA_ID_MAX))
+    if (!url_id_valid(rd_str_make(s, len), RD_CAMERA_ID_MAX))
         return hb_fail(out, RD_EPROTO, "%sid must match [A-Za-z0-9_-]{1,%d}", where,
                        RD_CAMERA_ID_MAX);
     c->id = s;
@@ -417,7 +398,7 @@ parse_body(struct relay_channel_hb *out, json_t *root)
     int rc = get_str(out, root, "", "relay_id", &s, &len);
     if (rc != RD_OK)
         return rc;
-    if (!id_ok(s, len, RD_RELAY_ID_MAX))
+    if (!url_id_valid(rd_str_make(s, len), RD_RELAY_ID_MAX))
         return hb_fail(out, RD_EPROTO, "relay_id must match [A-Za-z0-9_-]{1,%d}", RD_RELAY_ID_MAX);
     memcpy(out->relay_id, s, len + 1);
     if ((rc = get_str(out, root, "", "boot_id", &s, &len)) != RD_OK)

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "rd_err.h"
+#include "url.h"
 
 #define NIL UINT32_MAX
 
@@ -156,18 +157,8 @@ check_token(const char *s, size_t max, bool allow_empty)
 static bool
 camera_id_ok(const char *s)
 {
-    if (s == NULL)
-        return false;
-    size_t n = len_upto(s, RD_CAMERA_ID_MAX);
-    if (n == 0 || n > RD_CAMERA_ID_MAX)
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_'
-              || c == '-'))
-            return false;
-    }
-    return true;
+    return s != NULL
+           && url_id_valid(rd_str_make(s, len_upto(s, RD_CAMERA_ID_MAX)), RD_CAMERA_ID_MAX);
 }
 
 /* Callers validated the length, so this never truncates. */

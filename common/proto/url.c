@@ -522,16 +522,27 @@ url_path_split(struct rd_str path, struct rd_str *segs, size_t max_segs, size_t 
 }
 
 bool
-url_camera_id_valid(struct rd_str id)
+url_id_char(unsigned char c)
 {
-    if (id.len == 0 || id.len > RD_CAMERA_ID_MAX)
+    return is_alpha(c) || is_digit(c) || c == '_' || c == '-';
+}
+
+bool
+url_id_valid(struct rd_str id, size_t max)
+{
+    if (id.len == 0 || id.len > max)
         return false;
     for (size_t i = 0; i < id.len; i++) {
-        unsigned char c = (unsigned char)id.p[i];
-        if (!is_alpha(c) && !is_digit(c) && c != '_' && c != '-')
+        if (!url_id_char((unsigned char)id.p[i]))
             return false;
     }
     return true;
+}
+
+bool
+url_camera_id_valid(struct rd_str id)
+{
+    return url_id_valid(id, RD_CAMERA_ID_MAX);
 }
 
 bool

@@ -75,6 +75,10 @@ int url_pct_decode(struct rd_str in, char *out, size_t cap);
 int url_path_split(struct rd_str path, struct rd_str *segs, size_t max_segs, size_t *n_segs,
                    bool *trailing_slash);
 
+/* The id rule shared by cameras, sites and relays: [A-Za-z0-9_-]{1,max}. */
+bool url_id_char(unsigned char c);
+bool url_id_valid(struct rd_str id, size_t max);
+
 /* true when id matches [A-Za-z0-9_-]{1,RD_CAMERA_ID_MAX} (ARCHITECTURE.md §4.1). Camera ids
  * are never percent-encoded in our URLs, so "%6Cobby" is not a valid id. */
 bool url_camera_id_valid(struct rd_str id);
