@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "array.h"
 #include "broker_conf.h"
 #include "catalog.h"
 #include "crypto.h"
@@ -259,21 +260,6 @@ broker_reload(struct broker *b)
 
 /* ---- Registry flush ------------------------------------------------------------------------ */
 
-/* Makes room for one more element of size sz in *arr. */
-static int
-grow(void **arr, size_t *cap, size_t n, size_t sz)
-{
-    if (n < *cap)
-        return RD_OK;
-    size_t ncap = *cap == 0 ? 64 : *cap * 2;
-    void *p = realloc(*arr, ncap * sz);
-    if (p == NULL)
-        return RD_ENOMEM;
-    *arr = p;
-    *cap = ncap;
-    return RD_OK;
-}
-
 static int64_t
 wall_of(const struct broker_flush *f, double mono_at)
 {
@@ -287,7 +273,8 @@ collect_relay(void *ctx, const struct relay_view_relay_info *r)
     struct broker_flush *f = ctx;
     if (!r->ever_beat || f->rc != RD_OK)
         return;
-    if ((f->rc = grow((void **)&f->loads, &f->cap_loads, f->n_loads, sizeof(*f->loads))) != RD_OK)
+    if ((f->rc = rd_array_grow((void **)&f->loads, &f->cap_loads, f->n_loads, sizeof(*f->loads)))
+        != RD_OK)
         return;
     struct reg_load *l = &f->loads[f->n_loads];
     memset(l, 0, sizeof(*l));
@@ -324,7 +311,7 @@ collect_pull(void *ctx, const struct relay_view_pull_info *p)
     struct broker_flush *f = ctx;
     if (f->rc != RD_OK || (!p->reported && !p->removed))
         return;
-    if ((f->rc = grow((void **)&f->ops, &f->cap_ops, f->n_ops, sizeof(*f->ops))) != RD_OK)
+    if ((f->rc = rd_array_grow((void **)&f->ops, &f->cap_ops, f->n_ops, sizeof(*f->ops))) != RD_OK)
         return;
     struct flush_op *op = &f->ops[f->n_ops];
     memset(op, 0, sizeof(*op));
@@ -368,14 +355,15 @@ ops_to_batch(struct broker_flush *f)
             continue; /* a later change of the same pair follows */
         int rc;
         if (op->removed) {
-            rc = grow((void **)&f->removed, &f->cap_removed, f->n_removed, sizeof(*f->removed));
+            rc = rd_array_grow((void **)&f->removed, &f->cap_removed, f->n_removed,
+                               sizeof(*f->removed));
             if (rc != RD_OK)
                 return rc;
             struct reg_pair_key *k = &f->removed[f->n_removed++];
             memcpy(k->camera_id, op->pair.camera_id, sizeof(k->camera_id));
             memcpy(k->relay_id, op->pair.relay_id, sizeof(k->relay_id));
         } else {
-            rc = grow((void **)&f->pairs, &f->cap_pairs, f->n_pairs, sizeof(*f->pairs));
+            rc = rd_array_grow((void **)&f->pairs, &f->cap_pairs, f->n_pairs, sizeof(*f->pairs));
             if (rc != RD_OK)
                 return rc;
             f->pairs[f->n_pairs++] = op->pair;
@@ -390,7 +378,8 @@ batch_resync(struct broker *b, struct broker_flush *f)
 {
     f->n_ops = f->n_pairs = f->n_removed = f->n_loads = 0;
     for (size_t i = 0; i < catalog_relay_count(b->cat); i++) {
-        int rc = grow((void **)&f->removed, &f->cap_removed, f->n_removed, sizeof(*f->removed));
+        int rc =
+            rd_array_grow((void **)&f->removed, &f->cap_removed, f->n_removed, sizeof(*f->removed));
         if (rc != RD_OK)
             return rc;
         struct reg_pair_key *k = &f->removed[f->n_removed++];
@@ -402,7 +391,7 @@ batch_resync(struct broker *b, struct broker_flush *f)
     if (f->rc != RD_OK)
         return f->rc;
     for (size_t i = 0; i < f->n_ops; i++) {
-        int rc = grow((void **)&f->pairs, &f->cap_pairs, f->n_pairs, sizeof(*f->pairs));
+        int rc = rd_array_grow((void **)&f->pairs, &f->cap_pairs, f->n_pairs, sizeof(*f->pairs));
         if (rc != RD_OK)
             return rc;
         f->pairs[f->n_pairs++] = f->ops[i].pair;

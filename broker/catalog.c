@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "array.h"
 #include "log.h"
 #include "rd_err.h"
 #include "rd_str.h"
@@ -23,26 +24,12 @@ struct catalog {
     int rc; /* first error met inside a registry callback */
 };
 
-/* Makes room for one more element of size sz in *arr (capacity doubles). */
-static int
-grow(void **arr, size_t *cap, size_t n, size_t sz)
-{
-    if (n < *cap)
-        return RD_OK;
-    size_t ncap = *cap == 0 ? 64 : *cap * 2;
-    void *p = realloc(*arr, ncap * sz);
-    if (p == NULL)
-        return RD_ENOMEM;
-    *arr = p;
-    *cap = ncap;
-    return RD_OK;
-}
-
 static int
 add_camera(void *arg, const struct reg_camera *row)
 {
     struct catalog *c = arg;
-    if ((c->rc = grow((void **)&c->cameras, &c->cap_cameras, c->n_cameras, sizeof(*c->cameras)))
+    if ((c->rc = rd_array_grow((void **)&c->cameras, &c->cap_cameras, c->n_cameras,
+                               sizeof(*c->cameras)))
         != RD_OK)
         return 1;
     struct catalog_camera *cam = &c->cameras[c->n_cameras++];
@@ -60,7 +47,8 @@ static int
 add_relay(void *arg, const struct reg_relay *row)
 {
     struct catalog *c = arg;
-    if ((c->rc = grow((void **)&c->relays, &c->cap_relays, c->n_relays, sizeof(*c->relays)))
+    if ((c->rc =
+             rd_array_grow((void **)&c->relays, &c->cap_relays, c->n_relays, sizeof(*c->relays)))
         != RD_OK)
         return 1;
     struct catalog_relay *r = &c->relays[c->n_relays++];
@@ -73,7 +61,8 @@ static int
 add_user(void *arg, const struct reg_user *row)
 {
     struct catalog *c = arg;
-    if ((c->rc = grow((void **)&c->users, &c->cap_users, c->n_users, sizeof(*c->users))) != RD_OK)
+    if ((c->rc = rd_array_grow((void **)&c->users, &c->cap_users, c->n_users, sizeof(*c->users)))
+        != RD_OK)
         return 1;
     struct catalog_user *u = &c->users[c->n_users++];
     memset(u, 0, sizeof(*u));
@@ -85,7 +74,8 @@ static int
 add_grant(void *arg, const char *camera_id)
 {
     struct catalog *c = arg;
-    if ((c->rc = grow((void **)&c->grants, &c->cap_grants, c->n_grants, sizeof(*c->grants)))
+    if ((c->rc =
+             rd_array_grow((void **)&c->grants, &c->cap_grants, c->n_grants, sizeof(*c->grants)))
         != RD_OK)
         return 1;
     if ((c->rc = rd_str_copy(c->grants[c->n_grants], sizeof(c->grants[0]), rd_str_cstr(camera_id)))
