@@ -1,0 +1,100 @@
+/* SPDX-License-Identifier: MIT */
+/* The camera puller: one RTSP client per pulled camera (issue #4 item 2). It connects,
+ * authenticates (Digest or Basic, never volunteering credentials before a 401), describes,
+ * sets up every media section (TCP interleaved by default; UDP on request, falling back to
+ * TCP when no UDP packet arrives), plays, keeps the camera session alive, watches for media,
+ * and reconnects with backoff. RTP and RTCP go straight into the camera's stream
+ * (stream_on_rtp / stream_on_rtcp), and fanout_flush() runs once per read burst. */
+#ifndef RD_RELAY_PULLER_H
+#define RD_RELAY_PULLER_H
+
+#include <ev.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "camera_source.h"
+#include "fanout.h"
+#include "pktpool.h"
+#include "sdp.h"
+#include "stream.h"
+#include "udp_ports.h"
+
+/* Ownership and threading:
+ * - struct puller is owned by its camera (cameras.c): puller_new / puller_free. Loop thread
+ *   only. It owns its RTSP socket, its UDP sockets (taken from env->ports), its watchers and
+ *   timers; it borrows everything in env, which must outlive it.
+ * - The stream it feeds is borrowed from on_sdp's answer and used until the next on_sdp
+ *   call or puller_free. The owner frees a stream only inside on_sdp (after answering a
+ *   different one) or after puller_free.
+ * - Callbacks run from the puller's watchers, never from puller_new or puller_free. They
+ *   must not call puller_free on their own puller (defer with an ev_idle or timer). */
+
+struct puller;
+
+enum puller_state {
+    PULLER_STARTING, /* connecting / OPTIONS / DESCRIBE / SETUP / PLAY of an attempt */
+    PULLER_PLAYING,  /* PLAY answered 200 and media is arriving */
+    PULLER_RETRYING, /* the last attempt failed; waiting for the backoff to expire */
+    PULLER_FAILED,   /* repeated authentication failures or a permanent refusal (404, bad
+                        URL, SDP we cannot serve): waiting the long pause before trying again */
+};
+
+struct puller_env {
+    struct ev_loop *loop;
+    struct pktpool *pool;     /* RTP/RTCP buffers */
+    struct fanout *fanout;    /* fanout_flush() after each read burst */
+    struct udp_ports *ports;  /* client port pairs for UDP pulls */
+    const char *user_agent;   /* "rtsp-director-relay/<version>" */
+};
+
+struct puller_cb {
+    /* DESCRIBE answered with an SDP (raw[0..len) and its parse, both valid during the call
+     * only) on every (re)connection. The owner answers the stream the puller must feed,
+     * one track per media section in SDP order (stream_track_count == sdp->n_media), after
+     * calling stream_upstream_restart() on it if it is the previous session's stream; NULL
+     * refuses this SDP (the attempt fails as "sdp" and is retried with backoff). */
+    struct stream *(*on_sdp)(void *arg, const char *raw, size_t len, const struct sdp *sdp);
+    /* The state changed; why is a short static reason ("connect", "timeout", "auth",
+     * "status_404", "no_media", "closed", "sdp", "protocol", "limit"...) or NULL. */
+    void (*on_state)(void *arg, enum puller_state st, const char *why);
+};
+
+struct puller_stats {
+    enum puller_state state;
+    uint64_t attempts;      /* connection attempts started */
+    uint64_t reconnects;    /* attempts after the first */
+    uint64_t auth_failures; /* 401 answered with credentials that were refused */
+    uint64_t pkts_in;       /* RTP + RTCP packets received */
+    uint64_t bytes_in;      /* their payload bytes (interleaved headers excluded) */
+    uint64_t keepalives;    /* keepalive requests sent */
+    double playing_since;   /* ev_now() of the last PLAY 200, 0 when not playing */
+    double last_media_at;   /* ev_now() of the last RTP packet, 0 for none */
+    const char *last_error; /* static reason of the last failure, NULL for none */
+    int transport;          /* enum camera_transport in use for the current attempt */
+};
+
+/* A puller for src (copied; wiped on free) that starts its first attempt on the next loop
+ * iteration. cb/arg are borrowed. Returns RD_OK and *out (owned by the caller), RD_EPROTO
+ * when src->url is not an rtsp:// URL it can use (logged), RD_ENOMEM. */
+int puller_new(const struct puller_env *env, const struct camera_source *src,
+               const struct puller_cb *cb, void *arg, struct puller **out);
+
+/* Sends TEARDOWN if a session is open (best effort, not waited for), closes every socket,
+ * stops every watcher and frees p. NULL is a no-op. */
+void puller_free(struct puller *p);
+
+/* Replaces the source (a new registry version). If the URL, credentials or transport
+ * changed, the current session is closed and a new attempt starts at once (backoff reset);
+ * otherwise nothing happens. */
+void puller_update_source(struct puller *p, const struct camera_source *src);
+
+/* Skips a pending backoff or long pause and retries now (a new viewer is waiting). No-op
+ * while an attempt is in progress or playing. */
+void puller_kick(struct puller *p);
+
+void puller_stats(const struct puller *p, struct puller_stats *out);
+
+/* "starting", "playing", "retrying", "failed" (the heartbeat's camera states). */
+const char *puller_state_name(enum puller_state st);
+
+#endif
