@@ -123,8 +123,8 @@ test_keys(void **state)
     assert_int_equal(r.key.key[31], 0x1f);
     /* A previous key (base64url form) joins the ring. */
     SET(r.conf.prev_key_id, "k0");
-    strcpy(r.conf.prev_key_file,
-           write_file("k0", "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8\n", 0600));
+    SET(r.conf.prev_key_file,
+        write_file("k0", "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8\n", 0600));
     assert_int_equal(relay_load_keys(&r, &err), RD_OK);
     assert_int_equal(r.keys.n, 2);
     /* Group-readable, not a key, missing: refused, and the loaded keys stay. */
