@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "camera_source.h"
+#include "errbuf.h"
 #include "rd_limits.h"
 #include "url_token.h"
 
@@ -39,7 +40,7 @@ struct hb_report {
     uint32_t capacity_egress_kbps; /* 0: not given */
     uint32_t viewers;
     uint32_t egress_kbps;
-    double cpu_pct; /* percent of one core since the previous beat */
+    double cpu_pct;            /* percent of one core since the previous beat */
     struct hb_camera *cameras; /* the client's array of RD_HEARTBEAT_MAX_CAMERAS entries */
     size_t n_cameras;          /* set by fill, at most RD_HEARTBEAT_MAX_CAMERAS */
 };
@@ -49,6 +50,8 @@ struct hb_answer {
     bool ok;          /* 200 with a valid body */
     long http_status; /* 0 when the broker could not be reached */
     bool applied;
+    char outcome[16]; /* "accepted", "new_boot", "duplicate", "reordered", "old_boot"; "" if absent
+                       */
     char state[16];   /* operator state: "active", "draining", "disabled" */
     char signing_kid[RD_TOKEN_KID_MAX + 1];
     uint64_t registry_version;
@@ -56,12 +59,14 @@ struct hb_answer {
 };
 
 struct bclient_cfg {
-    const char *broker_url;  /* "http://host:port" (the broker's admin_listen); copied */
-    const char *relay_id;    /* copied */
+    const char *broker_url;          /* "http://host:port" (the broker's admin_listen); copied */
+    const char *relay_id;            /* copied */
     const struct url_token_key *key; /* signing key (copied); bclient_set_key replaces it */
-    uint32_t interval_ms;    /* heartbeat period; 0 = heartbeats off (sources only) */
-    double timeout_s;        /* per request: RD_BCLIENT_TIMEOUT_S */
-    const char *user_agent;  /* copied */
+    uint32_t interval_ms;            /* heartbeat period; 0 = heartbeats off (sources only) */
+    double timeout_s;                /* per request; 0 = RD_BCLIENT_TIMEOUT_S */
+    double backoff_max_s;   /* longest wait while failing; 0 = RD_BCLIENT_BACKOFF_MAX_S (tests
+                             * shorten it); never below interval_ms */
+    const char *user_agent; /* copied */
     /* Fills r before each beat (r->cameras points at room for RD_HEARTBEAT_MAX_CAMERAS). */
     void (*fill)(void *arg, struct hb_report *r);
     /* Each beat's outcome: ok, or not (unreachable, non-200, bad body: logged once per
@@ -70,6 +75,18 @@ struct bclient_cfg {
     void (*answer)(void *arg, const struct hb_answer *a);
     void *arg;
 };
+
+/* Characters of a relay-channel signature (base64url of 32 bytes, no padding). */
+#define BCLIENT_SIG_LEN 43
+
+/* Signs one relay-channel request (docs/relay-channel.md, "Signing"): HMAC-SHA-256 under
+ * key->key of "rdhb1\n<method>\n<path>\n<relay_id>\n<key->kid>\n<timestamp>\n<body>", written
+ * to out[cap] as base64url without padding, NUL-terminated (cap >= BCLIENT_SIG_LEN + 1).
+ * body may be NULL when body_len is 0. Pure (no I/O). Returns RD_OK, RD_EPROTO (a NULL field),
+ * RD_ELIMIT (cap too small) or RD_EIO (libcrypto). */
+int bclient_sign(const struct url_token_key *key, const char *method, const char *path,
+                 const char *relay_id, const char *timestamp, const char *body, size_t body_len,
+                 char *out, size_t cap);
 
 /* Source fetch outcome: RD_OK with src; RD_ENOTFOUND (404: not served here); RD_EAUTH
  * (401: our key is refused); RD_EIO (unreachable, timeout, 5xx, 429, bad body). */
