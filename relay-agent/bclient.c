@@ -541,6 +541,8 @@ beat_done(struct bclient *b, struct bc_req *r, CURLcode cc)
     const char *why = "";
     if (cc != CURLE_OK)
         why = r->resp_too_large ? "response too large" : curl_easy_strerror(cc);
+    else if (status == 401)
+        why = "relay key refused";
     else if (status != 200)
         why = "unexpected HTTP status";
     else if (!beat_parse_answer(r->resp != NULL ? r->resp : "", r->resp_len, &a))
