@@ -429,12 +429,12 @@ beat_body(struct bclient *b, const struct hb_report *r, size_t *len)
     return s;
 }
 
-/* Parses a 200 heartbeat answer into *a. Returns true if it is well-formed. */
-static bool
-beat_parse_answer(const char *p, size_t len, struct hb_answer *a)
+int
+bclient_answer_parse(const char *body, size_t len, struct hb_answer *a)
 {
+    memset(a, 0, sizeof(*a));
     json_error_t je;
-    json_t *o = json_loadb(p, len, JSON_REJECT_DUPLICATES, &je);
+    json_t *o = json_loadb(body, len, JSON_REJECT_DUPLICATES, &je);
     bool ok = false;
     uint64_t v = 0, iv = 0;
     int rc;
@@ -459,7 +459,9 @@ beat_parse_answer(const char *p, size_t len, struct hb_answer *a)
     ok = true;
 out:
     json_decref(o);
-    return ok;
+    if (!ok)
+        memset(a, 0, sizeof(*a));
+    return ok ? RD_OK : RD_EPROTO;
 }
 
 static void
@@ -537,7 +539,6 @@ beat_done(struct bclient *b, struct bc_req *r, CURLcode cc)
     curl_off_t ra = -1;
     (void)curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &status);
     (void)curl_easy_getinfo(r->easy, CURLINFO_RETRY_AFTER, &ra);
-    a.http_status = status;
     const char *why = "";
     if (cc != CURLE_OK)
         why = r->resp_too_large ? "response too large" : curl_easy_strerror(cc);
@@ -545,10 +546,11 @@ beat_done(struct bclient *b, struct bc_req *r, CURLcode cc)
         why = "relay key refused";
     else if (status != 200)
         why = "unexpected HTTP status";
-    else if (!beat_parse_answer(r->resp != NULL ? r->resp : "", r->resp_len, &a))
+    else if (bclient_answer_parse(r->resp != NULL ? r->resp : "", r->resp_len, &a) != RD_OK)
         why = "malformed answer";
     else
         a.ok = true;
+    a.http_status = status;
     if (!a.ok) {
         struct hb_answer fail = {.http_status = status};
         a = fail;
@@ -593,29 +595,22 @@ beat_send(struct bclient *b)
 
 /* ---- Camera sources -------------------------------------------------------------------------- */
 
-/* Parses a camera-source answer for camera id into *src. Field values are never logged (the
- * URL may carry userinfo, the password is clear text). Returns RD_OK or RD_EIO (logged). */
-static int
-source_parse(struct bclient *b, const char *id, const char *p, size_t len,
-             struct camera_source *src)
+int
+bclient_source_parse(const char *camera_id, const char *body, size_t len, struct camera_source *src,
+                     const char **field)
 {
     json_error_t je;
-    json_t *o = json_loadb(p, len, JSON_REJECT_DUPLICATES, &je);
+    json_t *o = json_loadb(body, len, JSON_REJECT_DUPLICATES, &je);
     const char *bad = NULL;
-    int rc;
+    int rc = RD_OK;
     char transport[8];
     memset(src, 0, sizeof(*src));
     if (o == NULL || !json_is_object(o)) {
-        /* je.text may quote the input: only the position is logged. */
-        RD_LOG_RATELIMITED(RD_LOG_WARN, &b->log, 1.,
-                           "camera source answer is not a JSON object camera=%s position=%d", id,
-                           o == NULL ? je.position : 0);
-        json_decref(o);
-        return RD_EIO;
-    }
-    if ((rc = json_str_copy(o, "id", src->id, sizeof(src->id))) != RD_OK) {
+        bad = "body";
+        rc = RD_EPROTO;
+    } else if ((rc = json_str_copy(o, "id", src->id, sizeof(src->id))) != RD_OK) {
         bad = "id";
-    } else if (strcmp(src->id, id) != 0) {
+    } else if (strcmp(src->id, camera_id) != 0) {
         bad = "id";
         rc = RD_EPROTO;
     } else if ((rc = json_str_copy(o, "url", src->url, sizeof(src->url))) != RD_OK) {
@@ -626,15 +621,12 @@ source_parse(struct bclient *b, const char *id, const char *p, size_t len,
     } else if ((rc = json_str_copy(o, "user", src->user, sizeof(src->user))) != RD_OK
                || !no_ctl(src->user)) {
         bad = "user";
-        rc = rc == RD_OK ? RD_EPROTO : rc;
     } else if ((rc = json_str_copy(o, "password", src->password, sizeof(src->password))) != RD_OK
                || !no_ctl(src->password)) {
         bad = "password";
-        rc = rc == RD_OK ? RD_EPROTO : rc;
     } else if ((rc = json_str_copy(o, "transport", transport, sizeof(transport))) != RD_OK
                || (strcmp(transport, "tcp") != 0 && strcmp(transport, "udp") != 0)) {
         bad = "transport";
-        rc = rc == RD_OK ? RD_EPROTO : rc;
     } else if ((rc = json_bool(o, "always_on", &src->always_on)) != RD_OK) {
         bad = "always_on";
     } else if ((rc = json_bool(o, "enabled", &src->enabled)) != RD_OK) {
@@ -646,19 +638,33 @@ source_parse(struct bclient *b, const char *id, const char *p, size_t len,
         src->transport =
             strcmp(transport, "udp") == 0 ? CAMERA_TRANSPORT_UDP : CAMERA_TRANSPORT_TCP;
     }
-    json_str_wipe(o, "password");
-    json_str_wipe(o, "url");
-    json_decref(o);
-    if (bad != NULL) {
-        rd_cleanse(src, sizeof(*src));
-        RD_LOG_RATELIMITED(RD_LOG_WARN, &b->log, 1.,
-                           "camera source answer refused camera=%s field=%s reason=%s", id, bad,
-                           rc == RD_ELIMIT      ? "too_long"
-                           : rc == RD_ENOTFOUND ? "missing"
-                                                : "invalid");
-        return RD_EIO;
+    if (o != NULL) {
+        json_str_wipe(o, "password");
+        json_str_wipe(o, "url");
+        json_decref(o);
     }
-    return RD_OK;
+    if (field != NULL)
+        *field = bad;
+    if (bad == NULL)
+        return RD_OK;
+    rd_cleanse(src, sizeof(*src));
+    return rc == RD_ELIMIT ? RD_ELIMIT : RD_EPROTO;
+}
+
+/* bclient_source_parse for a fetch: logs a refusal (field names only, never values: the URL
+ * may carry userinfo, the password is clear text). Returns RD_OK or RD_EIO. */
+static int
+source_parse(struct bclient *b, const char *id, const char *p, size_t len,
+             struct camera_source *src)
+{
+    const char *field = NULL;
+    int rc = bclient_source_parse(id, p, len, src, &field);
+    if (rc == RD_OK)
+        return RD_OK;
+    RD_LOG_RATELIMITED(RD_LOG_WARN, &b->log, 1.,
+                       "camera source answer refused camera=%s field=%s reason=%s", id,
+                       field != NULL ? field : "?", rc == RD_ELIMIT ? "too_long" : "invalid");
+    return RD_EIO;
 }
 
 static void

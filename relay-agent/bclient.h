@@ -88,6 +88,23 @@ int bclient_sign(const struct url_token_key *key, const char *method, const char
                  const char *relay_id, const char *timestamp, const char *body, size_t body_len,
                  char *out, size_t cap);
 
+/* Parses a heartbeat answer body (the JSON of a 200) into *out: applied, outcome (optional),
+ * state, registry_version, signing_kid, heartbeat_interval_ms (optional); duplicate keys and
+ * wrong types refused, strings never truncated, unknown fields ignored. Sets out->ok = false
+ * and http_status = 0 (the caller owns those). Pure; exposed for the fuzz target. Returns
+ * RD_OK, or RD_EPROTO with *out zeroed. */
+int bclient_answer_parse(const char *body, size_t len, struct hb_answer *out);
+
+/* Parses a camera-source answer body for camera_id into *out (docs/relay-channel.md): every
+ * field required, "id" equal to camera_id, url non-empty without spaces or control bytes,
+ * user/password without control bytes, transport "tcp" or "udp", booleans and a non-negative
+ * registry_version. Never truncates. Pure (no logging); exposed for the fuzz target. Returns
+ * RD_OK; RD_ELIMIT (a string longer than its camera_source array) or RD_EPROTO, with *out
+ * wiped and *field (if not NULL) naming the offending field ("body" for bad JSON). *field is
+ * a static string. The password copy jansson held is wiped before it is freed. */
+int bclient_source_parse(const char *camera_id, const char *body, size_t len,
+                         struct camera_source *out, const char **field);
+
 /* Source fetch outcome: RD_OK with src; RD_ENOTFOUND (404: not served here); RD_EAUTH
  * (401: our key is refused); RD_EIO (unreachable, timeout, 5xx, 429, bad body). */
 typedef void bclient_source_fn(void *arg, const char *camera_id, int status,

@@ -16,6 +16,7 @@
 #include "bclient.h"
 #include "crypto.h"
 #include "evx.h"
+#include "guard_buf.h"
 #include "httpd.h"
 #include "net.h"
 #include "rd_err.h"
@@ -559,6 +560,155 @@ test_sign_known_answer(void **state)
     assert_int_equal(bclient_sign(&k, "GET", "/p", "r", "1", NULL, 5, sig, sizeof(sig)), RD_EPROTO);
 }
 
+/* Builds a source body with the given field values (NULL: the default). */
+static const char *
+src_json(const char *url, const char *user, const char *pw, const char *extra)
+{
+    static char buf[4096];
+    int n = snprintf(buf, sizeof(buf),
+                     "{\"id\":\"lobby\",\"url\":\"%s\",\"user\":\"%s\",\"password\":\"%s\","
+                     "\"transport\":\"tcp\",\"always_on\":false,\"enabled\":true,"
+                     "\"registry_version\":7%s}",
+                     url != NULL ? url : "rtsp://cam/x", user != NULL ? user : "u",
+                     pw != NULL ? pw : "p", extra != NULL ? extra : "");
+    assert_true(n > 0 && (size_t)n < sizeof(buf));
+    return buf;
+}
+
+static char *
+rep(char c, size_t n, char *buf)
+{
+    memset(buf, c, n);
+    buf[n] = '\0';
+    return buf;
+}
+
+static void
+test_parsers(void **state)
+{
+    (void)state;
+    struct guard_buf g = {0};
+    /* Heartbeat answers */
+    static const struct {
+        const char *body;
+        int want;
+    } answers[] = {
+        {"{\"applied\":true,\"outcome\":\"new_boot\",\"state\":\"active\",\"registry_version\":9,"
+         "\"signing_kid\":\"k3\",\"heartbeat_interval_ms\":500,\"future\":[1]}",
+         RD_OK},
+        {"{\"applied\":false,\"state\":\"disabled\",\"registry_version\":0,\"signing_kid\":\"\"}",
+         RD_OK},
+        {"{\"applied\":1,\"state\":\"active\",\"registry_version\":0,\"signing_kid\":\"k\"}",
+         RD_EPROTO},
+        {"{\"applied\":true,\"state\":\"active\",\"registry_version\":1.0,\"signing_kid\":\"k\"}",
+         RD_EPROTO},
+        {"{\"applied\":true,\"state\":\"active\",\"registry_version\":-1,\"signing_kid\":\"k\"}",
+         RD_EPROTO},
+        {"{\"applied\":true,\"state\":\"active\",\"registry_version\":1,\"signing_kid\":"
+         "\"kkkkkkkkkkkkkkkkk\"}",
+         RD_EPROTO}, /* 17 > RD_TOKEN_KID_MAX */
+        {"{\"applied\":true,\"state\":\"activeactiveactive\",\"registry_version\":1,"
+         "\"signing_kid\":\"k\"}",
+         RD_EPROTO},
+        {"{\"applied\":true,\"state\":\"active\",\"registry_version\":1,\"signing_kid\":\"k\","
+         "\"heartbeat_interval_ms\":4294967296}",
+         RD_EPROTO},
+        {"{\"applied\":true,\"applied\":true,\"state\":\"active\",\"registry_version\":1,"
+         "\"signing_kid\":\"k\"}",
+         RD_EPROTO},
+        {"{\"applied\":true,\"state\":\"active\",\"registry_version\":1}", RD_EPROTO},
+        {"[]", RD_EPROTO},
+        {"", RD_EPROTO},
+    };
+    for (size_t i = 0; i < sizeof(answers) / sizeof(answers[0]); i++) {
+        struct hb_answer a;
+        const char *p = guard_buf_put(&g, answers[i].body, strlen(answers[i].body));
+        int rc = bclient_answer_parse(p, strlen(answers[i].body), &a);
+        guard_buf_free(&g);
+        if (rc != answers[i].want)
+            fail_msg("answer %zu: %d, want %d", i, rc, answers[i].want);
+    }
+    struct hb_answer a;
+    const char *b0 = answers[0].body;
+    assert_int_equal(bclient_answer_parse(b0, strlen(b0), &a), RD_OK);
+    assert_true(a.applied);
+    assert_string_equal(a.outcome, "new_boot");
+    assert_string_equal(a.signing_kid, "k3");
+    assert_int_equal(a.registry_version, 9);
+    assert_int_equal(a.interval_ms, 500);
+
+    /* Camera sources: every limit at its edge */
+    char url_max[RD_REG_URL_MAX + 2], cred_max[RD_REG_CRED_MAX + 2];
+    rep('a', RD_REG_URL_MAX, url_max);
+    memcpy(url_max, "rtsp://h/", 9);
+    rep('c', RD_REG_CRED_MAX, cred_max);
+    struct camera_source src;
+    const char *field = NULL;
+    const char *j = src_json(url_max, cred_max, cred_max, NULL);
+    const char *p = guard_buf_put(&g, j, strlen(j));
+    assert_int_equal(bclient_source_parse("lobby", p, strlen(j), &src, &field), RD_OK);
+    guard_buf_free(&g);
+    assert_null(field);
+    assert_int_equal(strlen(src.url), RD_REG_URL_MAX);
+    assert_int_equal(strlen(src.password), RD_REG_CRED_MAX);
+    assert_int_equal(src.registry_version, 7);
+    assert_true(src.enabled);
+    rep('a', RD_REG_URL_MAX + 1, url_max);
+    memcpy(url_max, "rtsp://h/", 9);
+    rep('c', RD_REG_CRED_MAX + 1, cred_max);
+    static const struct {
+        int which; /* 0 url, 1 user, 2 password, 3 extra, 4 raw */
+        const char *v;
+        int want;
+        const char *field;
+    } bad[] = {
+        {0, NULL, RD_ELIMIT, "url"},
+        {1, NULL, RD_ELIMIT, "user"},
+        {2, NULL, RD_ELIMIT, "password"},
+        {0, "", RD_EPROTO, "url"},
+        {0, "rtsp://h/a b", RD_EPROTO, "url"},
+        {0, "rtsp://h/a\\u0007", RD_EPROTO, "url"},
+        {1, "us\\ner", RD_EPROTO, "user"},
+        {2, "pw\\r", RD_EPROTO, "password"},
+        {2, "a\\u0000b", RD_EPROTO, "body"}, /* jansson refuses NUL without JSON_ALLOW_NUL */
+        {3, ",\"id\":\"lobby\"", RD_EPROTO, "body"},
+        {4, "{\"id\":\"dock\",\"url\":\"rtsp://h/\"}", RD_EPROTO, "id"},
+        {4,
+         "{\"id\":\"lobby\",\"url\":\"rtsp://h/\",\"user\":\"\",\"password\":\"\","
+         "\"transport\":\"udp\",\"always_on\":\"yes\"}",
+         RD_EPROTO, "always_on"},
+        {4,
+         "{\"id\":\"lobby\",\"url\":\"rtsp://h/\",\"user\":\"\",\"password\":\"\","
+         "\"transport\":\"TCP\"}",
+         RD_EPROTO, "transport"},
+        {4,
+         "{\"id\":\"lobby\",\"url\":\"rtsp://h/\",\"user\":\"\",\"password\":\"\","
+         "\"transport\":\"tcp\",\"always_on\":true,\"enabled\":true}",
+         RD_EPROTO, "registry_version"},
+        {4, "{\"id\":\"lobby\",\"url\":\"rtsp://h/\",\"password\":\"\"}", RD_EPROTO, "user"},
+        {4, "nul", RD_EPROTO, "body"},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        const char *v = bad[i].v;
+        if (bad[i].which == 4)
+            j = v;
+        else
+            j = src_json(bad[i].which == 0 ? (v != NULL ? v : url_max) : NULL,
+                         bad[i].which == 1 ? (v != NULL ? v : cred_max) : NULL,
+                         bad[i].which == 2 ? (v != NULL ? v : cred_max) : NULL,
+                         bad[i].which == 3 ? v : NULL);
+        p = guard_buf_put(&g, j, strlen(j));
+        memset(&src, 0x5a, sizeof(src));
+        int rc = bclient_source_parse("lobby", p, strlen(j), &src, &field);
+        guard_buf_free(&g);
+        if (rc != bad[i].want || field == NULL || strcmp(field, bad[i].field) != 0)
+            fail_msg("source %zu: %d field %s, want %d %s", i, rc, field != NULL ? field : "-",
+                     bad[i].want, bad[i].field);
+        for (size_t k = 0; k < sizeof(src); k++)
+            assert_int_equal(((const unsigned char *)&src)[k], 0); /* wiped */
+    }
+}
+
 static void
 test_new_rejects(void **state)
 {
@@ -1008,6 +1158,7 @@ test_free_from_callback(void **state)
 
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_sign_known_answer),
+    cmocka_unit_test(test_parsers),
     cmocka_unit_test_setup_teardown(test_new_rejects, setup, teardown),
     cmocka_unit_test_setup_teardown(test_heartbeat_fields_and_answer, setup, teardown),
     cmocka_unit_test_setup_teardown(test_broker_down_backoff_then_back, setup, teardown),
