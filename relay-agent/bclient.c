@@ -544,6 +544,8 @@ beat_done(struct bclient *b, struct bc_req *r, CURLcode cc)
         why = r->resp_too_large ? "response too large" : curl_easy_strerror(cc);
     else if (status == 401)
         why = "relay key refused";
+    else if (status == 429 || status == 503)
+        why = "broker asks to retry later";
     else if (status != 200)
         why = "unexpected HTTP status";
     else if (bclient_answer_parse(r->resp != NULL ? r->resp : "", r->resp_len, &a) != RD_OK)
@@ -1117,8 +1119,13 @@ bclient_set_interval(struct bclient *b, uint32_t interval_ms)
         return;
     bool was_off = b->interval_ms == 0;
     b->interval_ms = interval_ms;
-    if (was_off && b->beat == NULL)
+    if (b->beat != NULL)
+        return; /* the new period applies from its completion */
+    if (was_off)
         evx_timer_rearm(b->loop, &b->beat_timer, 0.);
+    else if (b->backoff_s == 0.
+             && evx_timer_remaining(b->loop, &b->beat_timer) > interval_ms / 1000.)
+        evx_timer_rearm(b->loop, &b->beat_timer, interval_ms / 1000.);
 }
 
 void

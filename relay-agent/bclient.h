@@ -106,7 +106,9 @@ int bclient_source_parse(const char *camera_id, const char *body, size_t len,
                          struct camera_source *out, const char **field);
 
 /* Source fetch outcome: RD_OK with src; RD_ENOTFOUND (404: not served here); RD_EAUTH
- * (401: our key is refused); RD_EIO (unreachable, timeout, 5xx, 429, bad body). */
+ * (401: our key is refused); RD_EIO (unreachable, timeout, 5xx, 429, bad body, a field
+ * longer than its camera_source array). camera_id and src are borrowed for the call (src is
+ * NULL unless RD_OK, and wiped when the last callback of the fetch returns): copy src. */
 typedef void bclient_source_fn(void *arg, const char *camera_id, int status,
                                const struct camera_source *src);
 
@@ -116,16 +118,24 @@ typedef void bclient_source_fn(void *arg, const char *camera_id, int status,
 int bclient_new(struct ev_loop *loop, const struct bclient_cfg *cfg, struct bclient **out,
                 struct rd_errbuf *err);
 
-/* Aborts requests in flight (no callbacks), frees everything. NULL is a no-op. */
+/* Aborts requests in flight (no callbacks), frees everything. NULL is a no-op. May be called
+ * from inside one of the client's callbacks: then no further callback runs and the memory is
+ * released when that callback returns. */
 void bclient_free(struct bclient *b);
 
-/* Replaces the signing key (SIGHUP reload). */
+/* Replaces the signing key (SIGHUP reload; copied). Requests already sent keep the old
+ * signature. A key whose kid is not [A-Za-z0-9_-]{1,RD_TOKEN_KID_MAX} is refused with an ERR
+ * line and the old key stays in use. */
 void bclient_set_key(struct bclient *b, const struct url_token_key *key);
 
-/* Changes the heartbeat period (the broker's heartbeat_interval_ms); 0 keeps it. */
+/* Changes the heartbeat period (the broker's heartbeat_interval_ms); 0 keeps it. The owner
+ * calls it (the client never applies hb_answer.interval_ms by itself). A shorter period also
+ * shortens the wait already scheduled; a client created with 0 starts heartbeating. */
 void bclient_set_interval(struct bclient *b, uint32_t interval_ms);
 
-/* Sends one beat now (state changes: draining at SIGTERM) unless one is in flight. */
+/* Sends one beat on the next loop iteration (state changes: draining at SIGTERM), fill
+ * included; if one is in flight, the next follows as soon as it completes. No-op while
+ * heartbeats are off. */
 void bclient_beat_now(struct bclient *b);
 
 /* GET /api/v1/relay/cameras/<camera_id>; fn(arg, ...) is called once, later. At most one
@@ -135,6 +145,8 @@ void bclient_beat_now(struct bclient *b);
 int bclient_fetch_source(struct bclient *b, const char *camera_id, bclient_source_fn *fn,
                          void *arg);
 
+/* Counters since bclient_new. broker_reachable: the last heartbeat got a good answer (false
+ * before the first one). Joined fetches count once. */
 struct bclient_stats {
     uint64_t beats_sent, beats_ok, beats_failed;
     uint64_t fetches_sent, fetches_ok, fetches_failed;
