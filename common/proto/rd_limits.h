@@ -319,9 +319,6 @@
 /* Viewer connections one relay holds open (config max_conns is at most this). Each carries
  * a fixed input buffer and a bounded queue; more are closed at accept. */
 #define RD_RELAY_MAX_CONNS 20000
-/* Seconds one relay-channel request (heartbeat, source fetch) may take, connect included;
- * then it fails and the next beat follows with backoff. */
-#define RD_BCLIENT_TIMEOUT_S 5
 /* The relay's stand-alone sources file (one camera per line, credentials included, so it
  * is read like a key file). Larger: the file is refused at start and on reload. */
 #define RD_SOURCES_FILE_MAX (1024 * 1024)
@@ -344,5 +341,34 @@
 #define RD_LOG_MAX_SAMPLE 128
 /* Startup error text (struct rd_errbuf, anet style). Longer: ends with a "..." marker. */
 #define RD_ERRBUF_LEN 256
+
+/* ---- Broker client (relay-agent/bclient.c) ---------------------------------------------- */
+
+/* Whole request to the broker (heartbeat or camera source), connect included, when the
+ * configuration gives none. Breach: the transfer is aborted; a heartbeat counts as failed
+ * (backoff), a fetch answers RD_EIO. */
+#define RD_BCLIENT_TIMEOUT_S 5
+/* TCP connect to the broker, capped further by the request timeout. Breach: as above. */
+#define RD_BCLIENT_CONNECT_TIMEOUT_S 3
+/* Longest wait between heartbeats while the broker fails (the wait doubles from the heartbeat
+ * interval up to this, or to the interval itself when that is longer). */
+#define RD_BCLIENT_BACKOFF_MAX_S 10
+/* Longest Retry-After (429, 503) a heartbeat honours; a larger value waits this long, so a
+ * confused broker cannot silence a relay for hours. */
+#define RD_BCLIENT_RETRY_AFTER_MAX_S 60
+/* Response body from the broker (a heartbeat answer is ~200 bytes, a camera source ~1.5 KiB).
+ * Larger: the transfer is aborted (heartbeat failed, fetch RD_EIO). */
+#define RD_BCLIENT_MAX_RESPONSE (64 * 1024)
+/* Camera-source fetches in flight (distinct camera ids; joined duplicates do not count), a
+ * quarter of a full heartbeat's cameras. More: bclient_fetch_source() returns RD_ELIMIT and
+ * the caller retries later. */
+#define RD_BCLIENT_MAX_FETCHES 64
+/* TCP connections to the broker at once (CURLMOPT_MAX_HOST_CONNECTIONS), well under the
+ * broker's RD_HTTP_PER_IP_LIMIT. More requests wait in libcurl's queue for a free one. */
+#define RD_BCLIENT_MAX_CONNS 4
+/* broker_url ("http://host:port"). Longer: bclient_new() refuses it (RD_EPROTO). */
+#define RD_BCLIENT_URL_MAX 256
+/* User-Agent sent to the broker. Longer: bclient_new() refuses it (RD_EPROTO). */
+#define RD_BCLIENT_USER_AGENT_MAX 128
 
 #endif
