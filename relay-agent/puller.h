@@ -41,10 +41,10 @@ enum puller_state {
 
 struct puller_env {
     struct ev_loop *loop;
-    struct pktpool *pool;     /* RTP/RTCP buffers */
-    struct fanout *fanout;    /* fanout_flush() after each read burst */
-    struct udp_ports *ports;  /* client port pairs for UDP pulls */
-    const char *user_agent;   /* "rtsp-director-relay/<version>" */
+    struct pktpool *pool;    /* RTP/RTCP buffers */
+    struct fanout *fanout;   /* fanout_flush() after each read burst */
+    struct udp_ports *ports; /* client port pairs for UDP pulls */
+    const char *user_agent;  /* "rtsp-director-relay/<version>" */
 };
 
 struct puller_cb {
