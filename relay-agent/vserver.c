@@ -320,7 +320,7 @@ log_parse_error(struct vconn *c, const struct rtsp_msg *msg, const char *p, size
 {
     /* Only the method: the request URI carries the token, whose MAC is never logged. */
     size_t n = 0;
-    while (n < len && n < VCONN_SAMPLE_BYTES && p[n] != ' ')
+    while (n < len && n < VCONN_SAMPLE_BYTES && p[n] != ' ' && p[n] != '\r' && p[n] != '\n')
         n++;
     char sample[LOG_SAMPLE_BUF];
     RD_LOG_RATELIMITED(RD_LOG_INFO, &c->log, 0.1,
