@@ -631,6 +631,16 @@ test_udp_play(void **state)
              (unsigned)cport, (unsigned)cport + 1);
     assert_int_equal(cl_do(c, "SETUP", turl, extra), 403);
     assert_int_equal(stats().dest_refused, 1);
+    /* The same in second place behind another refused alternative; then a victim listening
+     * on that address and the client ports must never get a datagram (checked at the end). */
+    snprintf(extra, sizeof(extra),
+             "Transport: RTP/AVP;multicast;client_port=%u-%u,"
+             "RTP/AVP;unicast;destination=127.0.0.2;client_port=%u-%u\r\n",
+             (unsigned)cport, (unsigned)cport + 1, (unsigned)cport, (unsigned)cport + 1);
+    assert_int_equal(cl_do(c, "SETUP", turl, extra), 403);
+    assert_int_equal(stats().dest_refused, 2);
+    struct rd_errbuf err;
+    int victim = net_udp_bind("127.0.0.2", cport, &err);
     assert_int_equal(stats().sessions, 0);
     /* Ports below 1024: 461. */
     assert_int_equal(cl_do(c, "SETUP", turl, "Transport: RTP/AVP;unicast;client_port=554-555\r\n"),
@@ -657,6 +667,8 @@ test_udp_play(void **state)
             got++;
     }
     assert_true(got >= 4);
+    if (victim >= 0) /* 127.0.0.2 may not be configured everywhere */
+        assert_true(recv(victim, buf, sizeof(buf), MSG_DONTWAIT) < 0);
     /* RTCP from the client's RTCP port to the server's: keepalive of that session. */
     struct sockaddr_in to = {.sin_family = AF_INET, .sin_port = htons((uint16_t)(sport + 1))};
     inet_pton(AF_INET, "127.0.0.1", &to.sin_addr);
@@ -673,6 +685,8 @@ test_udp_play(void **state)
     cl_close(c);
     close(fds[0]);
     close(fds[1]);
+    if (victim >= 0)
+        close(victim);
     fixture_down();
 }
 
@@ -897,8 +911,8 @@ test_parked(void **state)
     fixture_up(NULL);
     struct camera_source src;
     memset(&src, 0, sizeof(src));
-    strcpy(src.id, "slow");
-    strcpy(src.url, "rtsp://192.0.2.20/live");
+    snprintf(src.id, sizeof(src.id), "slow");
+    snprintf(src.url, sizeof(src.url), "rtsp://192.0.2.20/live");
     src.enabled = true;
     assert_int_equal(cameras_set_source(T.cams, &src), RD_OK);
     struct cl *c = cl_open();
@@ -921,7 +935,7 @@ test_parked(void **state)
     assert_int_equal(cl_resp(c), 200);
     assert_int_equal(R.msg.cseq, 2);
     /* A camera that fails before its first SDP: 503 with Retry-After. */
-    strcpy(src.id, "dead");
+    snprintf(src.id, sizeof(src.id), "dead");
     assert_int_equal(cameras_set_source(T.cams, &src), RD_OK);
     url_of(url, sizeof(url), "dead");
     cl_req(c, "DESCRIBE", url, NULL);
@@ -931,7 +945,7 @@ test_parked(void **state)
     assert_int_equal(cl_resp(c), 503);
     assert_string_equal(hdr("Retry-After"), "5");
     /* A camera that never answers: 503 at the camera table's ready timeout. */
-    strcpy(src.id, "mute");
+    snprintf(src.id, sizeof(src.id), "mute");
     assert_int_equal(cameras_set_source(T.cams, &src), RD_OK);
     url_of(url, sizeof(url), "mute");
     assert_int_equal(cl_do(c, "DESCRIBE", url, NULL), 503);
