@@ -1030,6 +1030,70 @@ test_close_all(void **state)
     fixture_down();
 }
 
+/* A viewer that sends requests without reading answers: once the fanout holds more than
+ * RD_RTSP_MAX_QUEUED_OUTPUT of responses the server stops reading it; everything is
+ * answered, in order, once the viewer reads. */
+static void
+test_backpressure(void **state)
+{
+    (void)state;
+    fixture_up(NULL);
+    struct cl *c = cl_open();
+    int small = 4096;
+    assert_int_equal(setsockopt(c->fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small)), 0);
+    char url[1024], turl[1100];
+    url_of(url, sizeof(url), "cam1");
+    snprintf(turl, sizeof(turl), "%strackID=0", url);
+    assert_int_equal(cl_do(c, "SETUP", turl, "Transport: RTP/AVP/TCP;interleaved=0-1\r\n"), 200);
+    enum { N = 1500 };
+    static char req[N * 2048];
+    size_t len = 0;
+    unsigned first = c->cseq;
+    for (unsigned i = 0; i < N; i++) {
+        int n = snprintf(req + len, sizeof(req) - len, "DESCRIBE %s RTSP/1.0\r\nCSeq: %u\r\n\r\n",
+                         url, c->cseq++);
+        assert_true(n > 0 && (size_t)n < sizeof(req) - len);
+        len += (size_t)n;
+    }
+    size_t off = 0;
+    for (int i = 0; i < 300 && off < len; i++) {
+        ssize_t n = send(c->fd, req + off, len - off, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (n > 0)
+            off += (size_t)n;
+        pump(0.002);
+    }
+    uint64_t stalled = stats().requests;
+    for (int i = 0; i < 30; i++) { /* until the server stops taking requests */
+        pump(0.1);
+        if (stats().requests == stalled)
+            break;
+        stalled = stats().requests;
+    }
+    pump(0.2);
+    assert_int_equal(stats().requests, stalled); /* not reading while the output is full */
+    assert_true(stalled < 1 + N);
+    int big = 1 << 20;
+    assert_int_equal(setsockopt(c->fd, SOL_SOCKET, SO_RCVBUF, &big, sizeof(big)), 0);
+    unsigned want = first;
+    for (int i = 0; i < 20000 && want < first + N; i++) {
+        if (off < len) {
+            ssize_t n = send(c->fd, req + off, len - off, MSG_NOSIGNAL | MSG_DONTWAIT);
+            if (n > 0)
+                off += (size_t)n;
+        }
+        cl_recv(c);
+        while (cl_split(c)) {
+            assert_int_equal(R.msg.status, 200);
+            assert_int_equal(R.msg.cseq, want);
+            want++;
+        }
+        pump(0.001);
+    }
+    assert_int_equal(want, first + N);
+    cl_close(c);
+    fixture_down();
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_tokens),
     cmocka_unit_test(test_describe),
@@ -1044,6 +1108,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_camera_gone),
     cmocka_unit_test(test_deadlines),
     cmocka_unit_test(test_close_all),
+    cmocka_unit_test(test_backpressure),
 };
 
 RD_TEST_MAIN(tests)
