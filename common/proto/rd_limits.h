@@ -371,4 +371,32 @@
 /* User-Agent sent to the broker. Longer: bclient_new() refuses it (RD_EPROTO). */
 #define RD_BCLIENT_USER_AGENT_MAX 128
 
+/* ---- Viewer RTSP server (relay-agent/vserver.c, vsession.c) ---------------------------- */
+
+/* SO_SNDBUF of every viewer connection (SECURITY.md §2.2: 256-512 KiB; the kernel doubles
+ * the value). Bounds the kernel memory one slow TCP viewer can pin. */
+#define RD_VSERVER_SNDBUF_BYTES (256 * 1024)
+/* Interleaved frames a viewer may send per second (RTCP receiver reports come a few per
+ * second). More in one second: dropped and counted; RD_VSERVER_FRAMES_ABUSE in one second
+ * closes the connection. */
+#define RD_VSERVER_FRAMES_PER_S 50
+#define RD_VSERVER_FRAMES_ABUSE 500
+/* UDP sessions per peer IP (SECURITY.md §3.2 rule 6). More: 453. */
+#define RD_VSERVER_UDP_SESSIONS_PER_IP 16
+/* A session set up and never played is ended this long after its SETUP (SECURITY.md §2.2,
+ * SETUP -> PLAY window). */
+#define RD_VSERVER_SETUP_PLAY_S 30
+/* Datagrams read from one server_port socket per wakeup (viewers' RTCP), so a flood on one
+ * socket cannot hold the loop. The rest waits for the next iteration. */
+#define RD_VSERVER_RTCP_READ_BATCH 64
+/* While output backpressure holds on a connection whose output belongs to the fanout
+ * (control bytes queued above RD_RTSP_MAX_QUEUED_OUTPUT), the queue is checked this often. */
+#define RD_VSERVER_POLL_MS 20
+/* Session ids remembered in the lookup table's buckets (power of two). */
+#define RD_VSERVER_SESSION_BUCKETS 1024
+/* Retry-After of a 503 for a camera that is disabled or in its long pause (seconds). */
+#define RD_VSERVER_RETRY_AFTER_S 5
+/* Listen backlog of the viewer port. */
+#define RD_VSERVER_BACKLOG 1024
+
 #endif
