@@ -39,12 +39,35 @@ enum puller_state {
                         URL, SDP we cannot serve): waiting the long pause before trying again */
 };
 
+/* Deadlines, pauses and intervals of a puller, in seconds. puller_timings_default() gives the
+ * rd_limits.h values (RD_PULL_*); tests and configuration may shorten them. Every value must
+ * be > 0 (jitter_pct 0..50, auth_fails_max >= 1); puller_new refuses others with RD_EPROTO. */
+struct puller_timings {
+    double connect_timeout_s; /* RD_PULL_CONNECT_TIMEOUT_S */
+    double step_timeout_s;    /* RD_PULL_STEP_TIMEOUT_S: each request to its response */
+    double no_media_s;        /* RD_PULL_NO_MEDIA_S */
+    double udp_fallback_s;    /* RD_PULL_UDP_FALLBACK_S */
+    double backoff_min_s;     /* RD_PULL_BACKOFF_MIN_S */
+    double backoff_max_s;     /* RD_PULL_BACKOFF_MAX_S */
+    unsigned jitter_pct;      /* RD_PULL_BACKOFF_JITTER_PCT */
+    double backoff_reset_s;   /* RD_PULL_BACKOFF_RESET_S */
+    unsigned auth_fails_max;  /* RD_PULL_AUTH_FAILS_MAX */
+    double auth_pause_s;      /* RD_PULL_AUTH_PAUSE_S */
+    double refused_pause_s;   /* RD_PULL_REFUSED_PAUSE_S */
+    double rr_interval_s;     /* RD_PULL_RR_INTERVAL_S */
+};
+
+/* Fills *t with the rd_limits.h values. */
+void puller_timings_default(struct puller_timings *t);
+
 struct puller_env {
     struct ev_loop *loop;
-    struct pktpool *pool;     /* RTP/RTCP buffers */
-    struct fanout *fanout;    /* fanout_flush() after each read burst */
-    struct udp_ports *ports;  /* client port pairs for UDP pulls */
-    const char *user_agent;   /* "rtsp-director-relay/<version>" */
+    struct pktpool *pool;                 /* RTP/RTCP buffers */
+    struct fanout *fanout;                /* fanout_flush() after each read burst */
+    struct udp_ports *ports;              /* client port pairs for UDP pulls */
+    const char *user_agent;               /* "rtsp-director-relay/<version>" */
+    const struct puller_timings *timings; /* NULL: puller_timings_default(); copied by
+                                             puller_new */
 };
 
 struct puller_cb {
