@@ -122,6 +122,7 @@ fail_with(struct puller *p, const char *why, enum log_level level, enum fail_kin
             p->backoff_s = p->tm.backoff_max_s;
     }
     evx_timer_rearm(p->env.loop, &p->retry_timer, delay);
+    p->retry_at = ev_now(p->env.loop) + delay;
     set_state(p, st, why);
 }
 
@@ -140,6 +141,7 @@ restart_over_tcp(struct puller *p, const char *why)
     p->force_tcp = true;
     pull_conn_close(p, true);
     evx_timer_rearm(p->env.loop, &p->retry_timer, 0.);
+    p->retry_at = ev_now(p->env.loop);
     set_state(p, PULLER_STARTING, why);
 }
 
@@ -432,12 +434,16 @@ on_redirect(struct puller *p, const struct rtsp_msg *msg)
     char url[RD_RTSP_MAX_URI + 1];
     char host[NET_IP_STRLEN];
     uint16_t port;
-    const char *why = "too long";
-    if (rd_str_copy(url, sizeof(url), loc) != RD_OK || !url_usable(url, host, &port, &why)
-        || strcmp(host, p->host) != 0) {
+    const char *why = NULL;
+    if (rd_str_copy(url, sizeof(url), loc) != RD_OK)
+        why = "too long";
+    else if (!url_usable(url, host, &port, &why))
+        ; /* why set */
+    else if (strcmp(host, p->host) != 0)
+        why = "another host"; /* SECURITY.md §2.2: no allow-list, so the camera's own host */
+    if (why != NULL) {
         char sample[LOG_SAMPLE_BUF];
-        RD_LOG(RD_LOG_INFO, &p->log, "camera redirect refused why=\"%s\" location=%s",
-               strcmp(why, "too long") == 0 ? "other host" : why,
+        RD_LOG(RD_LOG_INFO, &p->log, "camera redirect refused why=\"%s\" location=%s", why,
                log_sanitize(sample, sizeof(sample), loc.p, loc.len));
         pull_fail(p, "redirect", RD_LOG_DEBUG);
         return;
@@ -931,6 +937,7 @@ puller_update_source(struct puller *p, const struct camera_source *src)
     p->auth_paused = false;
     p->backoff_s = p->tm.backoff_min_s;
     evx_timer_rearm(p->env.loop, &p->retry_timer, 0.);
+    p->retry_at = ev_now(p->env.loop);
 }
 
 void
@@ -940,6 +947,7 @@ puller_kick(struct puller *p)
         return; /* in progress, or protecting the camera account (never skipped) */
     if (p->state == PULLER_RETRYING || p->state == PULLER_FAILED)
         evx_timer_rearm(p->env.loop, &p->retry_timer, 0.);
+    p->retry_at = ev_now(p->env.loop);
 }
 
 void
@@ -947,4 +955,6 @@ puller_stats(const struct puller *p, struct puller_stats *out)
 {
     *out = p->st;
     out->state = p->state;
+    out->auth_paused = p->auth_paused;
+    out->retry_at = p->phase == PULL_IDLE && ev_is_active(&p->retry_timer) ? p->retry_at : 0;
 }

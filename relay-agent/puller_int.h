@@ -136,6 +136,7 @@ struct puller {
     ev_timer udp_timer;       /* UDP fallback */
     ev_timer rr_timer;        /* receiver reports */
     double backoff_s;         /* next backoff before jitter */
+    double retry_at;          /* ev_now() when retry_timer fires */
     unsigned auth_fails;      /* consecutive attempts with refused credentials */
     bool auth_paused;         /* the current pause protects the camera account */
     uint32_t rr_ssrc;         /* our SSRC in receiver reports */

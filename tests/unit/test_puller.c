@@ -78,10 +78,10 @@ enum fault {
     F_404,             /* DESCRIBE -> 404 */
     F_SILENT_DESCRIBE, /* DESCRIBE never answered */
     F_FOREIGN_REDIRECT,
-    F_UNKNOWN_CHANNEL, /* media also on channel 9 (unmapped) */
+    F_UNKNOWN_CHANNEL,  /* media also on channel 9 (unmapped) */
     F_BIG_FRAME_HEADER, /* a header block over 16 KiB */
-    F_UNSOLICITED,     /* a response nobody asked for while playing */
-    F_FOREIGN_BASE,    /* Content-Base on another host */
+    F_UNSOLICITED,      /* a response nobody asked for while playing */
+    F_FOREIGN_BASE,     /* Content-Base on another host */
 };
 
 #define FC_MAX_CONNS 8
@@ -114,6 +114,7 @@ struct fcam {
     /* script */
     const char *sdp;
     bool digest;
+    bool basic; /* offer only Basic */
     bool stale_once;
     bool stale_done;
     int redirects; /* DESCRIBE answered with a redirect this many times (-1: always) */
@@ -169,8 +170,9 @@ fc_reply(struct fconn *c, int status, uint32_t cseq, const char *headers, const 
 {
     char buf[80000];
     size_t blen = body ? strlen(body) : 0;
-    int n = snprintf(buf, sizeof(buf), "RTSP/1.0 %d X\r\nCSeq: %u\r\n%sContent-Length: %zu\r\n\r\n%s",
-                     status, cseq, headers ? headers : "", blen, body ? body : "");
+    int n =
+        snprintf(buf, sizeof(buf), "RTSP/1.0 %d X\r\nCSeq: %u\r\n%sContent-Length: %zu\r\n\r\n%s",
+                 status, cseq, headers ? headers : "", blen, body ? body : "");
     assert_true(n > 0 && (size_t)n < sizeof(buf));
     fc_send(c, buf, (size_t)n);
 }
@@ -180,9 +182,9 @@ fc_challenge(struct fconn *c, uint32_t cseq, bool stale)
 {
     char nonce[DIGEST_NONCE_BUF], ch[512], hdr[600];
     assert_int_equal(digest_nonce_mint(&c->cam->srv, 1000, nonce, sizeof(nonce)), DIGEST_NONCE_LEN);
-    assert_true(digest_challenge_build(&c->cam->srv, RD_HASH_MD5, rd_str_cstr(nonce), stale, ch,
-                                       sizeof(ch))
-                > 0);
+    assert_true(
+        digest_challenge_build(&c->cam->srv, RD_HASH_MD5, rd_str_cstr(nonce), stale, ch, sizeof(ch))
+        > 0);
     snprintf(hdr, sizeof(hdr), "WWW-Authenticate: %s\r\n", ch);
     c->challenged = true;
     c->cam->n_401++;
@@ -198,6 +200,18 @@ fc_auth(struct fconn *c, const struct rtsp_msg *m)
     bool has = rtsp_msg_header(m, "Authorization", &v);
     if (has && !c->challenged)
         cam->n_auth_early++;
+    if (cam->basic) {
+        char want[300];
+        assert_true(
+            digest_basic_build(rd_str_cstr("admin"), rd_str_cstr("s3cret"), want, sizeof(want))
+            > 0);
+        if (has && rd_str_eq_cstr(v, want))
+            return true;
+        c->challenged = true;
+        cam->n_401++;
+        fc_reply(c, 401, m->cseq, "WWW-Authenticate: Basic realm=\"fakecam\"\r\n", NULL);
+        return false;
+    }
     if (!cam->digest)
         return true;
     if (!has) {
@@ -331,7 +345,8 @@ fc_request(struct fconn *c, const struct rtsp_msg *m)
         char sbuf[64];
         if (cam->fault != F_NO_SESSION) {
             if (cam->session_timeout > 0)
-                snprintf(sbuf, sizeof(sbuf), "Session: FAKE42;timeout=%u\r\n", cam->session_timeout);
+                snprintf(sbuf, sizeof(sbuf), "Session: FAKE42;timeout=%u\r\n",
+                         cam->session_timeout);
             else
                 snprintf(sbuf, sizeof(sbuf), "Session: FAKE42\r\n");
             sess = sbuf;
@@ -405,8 +420,8 @@ fc_conn_cb(struct ev_loop *loop, ev_io *w, int revents)
     while (off < c->in_len && c->fd >= 0) {
         struct rtsp_frame item;
         struct rtsp_msg msg;
-        ssize_t k = rtsp_frame_next(c->in + off, c->in_len - off, RTSP_MSG_REQUEST, NULL, &item,
-                                    &msg);
+        ssize_t k =
+            rtsp_frame_next(c->in + off, c->in_len - off, RTSP_MSG_REQUEST, NULL, &item, &msg);
         if (k == RD_AGAIN)
             break;
         assert_true(k > 0);
@@ -828,6 +843,19 @@ test_digest(void **state)
 }
 
 static void
+test_basic(void **state)
+{
+    (void)state;
+    fx.cam.basic = true;
+    snprintf(fx.src.user, sizeof(fx.src.user), "admin");
+    snprintf(fx.src.password, sizeof(fx.src.password), "s3cret");
+    start();
+    assert_true(run_until(is_playing_with_media, 3));
+    assert_int_equal(fx.cam.n_401, 1);
+    assert_int_equal(fx.cam.n_auth_early, 0);
+}
+
+static void
 test_digest_stale(void **state)
 {
     (void)state;
@@ -871,6 +899,8 @@ test_wrong_password(void **state)
     puller_stats(fx.p, &st);
     assert_int_equal(st.attempts, 3);
     assert_int_equal(st.state, PULLER_FAILED);
+    assert_true(st.auth_paused);
+    assert_true(st.retry_at > ev_now(fx.loop) + 50); /* auth_pause_s = 60 */
     assert_int_equal(fx.cam.n_conns, 3);
     /* a new source (new password) starts again at once */
     snprintf(fx.src.password, sizeof(fx.src.password), "s3cret");
@@ -1025,8 +1055,7 @@ udp_media(void)
 {
     struct puller_stats st;
     puller_stats(fx.p, &st);
-    return is_playing_with_media() && st.transport == CAMERA_TRANSPORT_UDP
-           && fx.cam.n_rr_udp >= 2;
+    return is_playing_with_media() && st.transport == CAMERA_TRANSPORT_UDP && fx.cam.n_rr_udp >= 2;
 }
 
 static void
@@ -1042,6 +1071,51 @@ test_udp(void **state)
     puller_free(fx.p);
     fx.p = NULL;
     assert_int_equal(fx.ports.in_use, 0);
+}
+
+static uint64_t
+pkts_in(void)
+{
+    struct puller_stats st;
+    puller_stats(fx.p, &st);
+    return st.pkts_in;
+}
+
+/* UDP media is accepted only from the camera's address (the RTSP peer). */
+static void
+test_udp_foreign_source(void **state)
+{
+    (void)state;
+    fx.src.transport = CAMERA_TRANSPORT_UDP;
+    start();
+    assert_true(run_until(is_playing_with_media, 3));
+    fx.cam.send_media = false;
+    run_for(0.05);
+    uint64_t before = pkts_in();
+    struct fconn *c = &fx.cam.conns[0];
+    assert_true(c->udp);
+    uint8_t pkt[64];
+    memset(pkt, 0, sizeof(pkt));
+    pkt[0] = 0x80;
+    pkt[1] = 96;
+    struct sockaddr_storage ss;
+    socklen_t sl;
+    assert_int_equal(net_sockaddr_make("127.0.0.1", c->client_rtp[0], &ss, &sl), RD_OK);
+    struct rd_errbuf err;
+    int other = net_udp_bind("127.0.0.2", 0, &err);
+    if (other >= 0) { /* Linux routes all of 127/8 to lo */
+        for (int i = 0; i < 5; i++)
+            assert_int_equal(sendto(other, pkt, sizeof(pkt), 0, (struct sockaddr *)&ss, sl),
+                             (ssize_t)sizeof(pkt));
+        run_for(0.05);
+        assert_int_equal(pkts_in(), before);
+        close(other);
+    }
+    for (int i = 0; i < 5; i++)
+        assert_int_equal(sendto(fx.cam.udp_fds[0], pkt, sizeof(pkt), 0, (struct sockaddr *)&ss, sl),
+                         (ssize_t)sizeof(pkt));
+    run_for(0.05);
+    assert_int_equal(pkts_in(), before + 5);
 }
 
 static bool
@@ -1186,11 +1260,14 @@ static void
 test_bad_urls(void **state)
 {
     (void)state;
-    struct puller_env env = {.loop = fx.loop, .pool = &fx.pool, .fanout = fx.fo,
-                             .timings = &fx.tm};
+    struct puller_env env = {.loop = fx.loop, .pool = &fx.pool, .fanout = fx.fo, .timings = &fx.tm};
     static const char *const bad[] = {
-        "rtsp://camera.local/x", "rtsps://127.0.0.1/x", "http://127.0.0.1/x",
-        "rtsp://u:p@127.0.0.1/x", "", "rtsp://127.0.0.1:99999/x",
+        "rtsp://camera.local/x",
+        "rtsps://127.0.0.1/x",
+        "http://127.0.0.1/x",
+        "rtsp://u:p@127.0.0.1/x",
+        "",
+        "rtsp://127.0.0.1:99999/x",
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         struct camera_source s = fx.src;
@@ -1225,6 +1302,7 @@ main(int argc, char **argv)
     static const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_happy_tcp, setup, teardown),
         cmocka_unit_test_setup_teardown(test_digest, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_basic, setup, teardown),
         cmocka_unit_test_setup_teardown(test_digest_stale, setup, teardown),
         cmocka_unit_test_setup_teardown(test_wrong_password, setup, teardown),
         cmocka_unit_test_setup_teardown(test_no_credentials, setup, teardown),
@@ -1237,6 +1315,7 @@ main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_oversized_response, setup, teardown),
         cmocka_unit_test_setup_teardown(test_header_block_too_big, setup, teardown),
         cmocka_unit_test_setup_teardown(test_udp, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_udp_foreign_source, setup, teardown),
         cmocka_unit_test_setup_teardown(test_udp_fallback, setup, teardown),
         cmocka_unit_test_setup_teardown(test_keepalive, setup, teardown),
         cmocka_unit_test_setup_teardown(test_keepalive_options, setup, teardown),
