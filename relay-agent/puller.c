@@ -956,5 +956,7 @@ puller_stats(const struct puller *p, struct puller_stats *out)
     *out = p->st;
     out->state = p->state;
     out->auth_paused = p->auth_paused;
-    out->retry_at = p->phase == PULL_IDLE && ev_is_active(&p->retry_timer) ? p->retry_at : 0;
+    bool waiting =
+        p->phase == PULL_IDLE && (p->state == PULLER_RETRYING || p->state == PULLER_FAILED);
+    out->retry_at = waiting ? p->retry_at : 0;
 }

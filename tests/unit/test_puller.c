@@ -82,6 +82,7 @@ enum fault {
     F_BIG_FRAME_HEADER, /* a header block over 16 KiB */
     F_UNSOLICITED,      /* a response nobody asked for while playing */
     F_FOREIGN_BASE,     /* Content-Base on another host */
+    F_STRAY,            /* CRLFs before every frame, in a burst of 600 frames */
 };
 
 #define FC_MAX_CONNS 8
@@ -515,6 +516,18 @@ fc_media_cb(struct ev_loop *loop, ev_timer *w, int revents)
             pkt[3] = (uint8_t)len;
             fc_send(c, (const char *)pkt, len + 4);
         }
+        if (cam->fault == F_STRAY && c->sent == 5 && !c->udp) {
+            static char burst[600 * 40];
+            size_t off = 0;
+            for (int k = 0; k < 600; k++) {
+                memcpy(burst + off, "\r\n\r\n\r\n\r\n$\x00\x00\x0c", 12);
+                memset(burst + off + 12, 0, 12);
+                burst[off + 12] = (char)0x80;
+                burst[off + 13] = 96;
+                off += 24;
+            }
+            fc_send(c, burst, off);
+        }
         c->sent++;
         if (cam->fault == F_UNSOLICITED && c->sent == 20)
             fc_reply(c, 200, 999, NULL, NULL);
@@ -590,6 +603,7 @@ static struct {
     unsigned n_states;
     enum puller_state states[MAX_STATES];
     const char *whys[MAX_STATES];
+    double delays[MAX_STATES]; /* retry_at - now when the state was reported */
     ev_timer tick;
 } fx;
 
@@ -629,6 +643,9 @@ on_state(void *arg, enum puller_state st, const char *why)
 {
     (void)arg;
     if (fx.n_states < MAX_STATES) {
+        struct puller_stats ps;
+        puller_stats(fx.p, &ps);
+        fx.delays[fx.n_states] = ps.retry_at > 0 ? ps.retry_at - ev_now(fx.loop) : 0;
         fx.states[fx.n_states] = st;
         fx.whys[fx.n_states] = why;
         fx.n_states++;
@@ -1010,7 +1027,6 @@ test_backoff_grows(void **state)
     /* a camera that is not there: connect refused, backoff 0.05 -> 0.1 -> 0.2 -> 0.2 */
     snprintf(fx.src.url, sizeof(fx.src.url), "rtsp://127.0.0.1:1/cam");
     start();
-    double t0 = ev_time();
     run_for(0.75);
     struct puller_stats st;
     puller_stats(fx.p, &st);
@@ -1019,7 +1035,14 @@ test_backoff_grows(void **state)
     assert_true(st.attempts <= 7);
     assert_string_equal(st.last_error, "connect");
     assert_int_equal(st.state, PULLER_RETRYING);
-    (void)t0;
+    /* RETRYING, STARTING, RETRYING, ...: 0.05, 0.1, 0.2, 0.2 (max) each +-20 % */
+    static const double want[] = {0.05, 0.1, 0.2, 0.2};
+    for (unsigned i = 0; i < 4; i++) {
+        assert_int_equal(fx.states[2 * i], PULLER_RETRYING);
+        double d = fx.delays[2 * i];
+        if (d < want[i] * 0.79 || d > want[i] * 1.21)
+            fail_msg("delay %u is %f, want %f +-20%%", i, d, want[i]);
+    }
     /* a kick skips the pending backoff */
     uint64_t a = st.attempts;
     puller_kick(fx.p);
@@ -1027,6 +1050,28 @@ test_backoff_grows(void **state)
     ev_run(fx.loop, EVRUN_NOWAIT);
     puller_stats(fx.p, &st);
     assert_true(st.attempts > a);
+}
+
+/* A session that played longer than backoff_reset_s starts the backoff over. */
+static void
+test_backoff_reset(void **state)
+{
+    (void)state;
+    fx.tm.backoff_reset_s = 0.1;
+    fx.tm.backoff_max_s = 5;
+    fx.cam.close_after = 20; /* 0.2 s of media per session */
+    start();
+    double end = ev_time() + 4;
+    while (count_state(PULLER_RETRYING) < 4 && ev_time() < end)
+        ev_run(fx.loop, EVRUN_ONCE);
+    assert_true(count_state(PULLER_RETRYING) >= 4);
+    for (unsigned i = 0; i < fx.n_states; i++) {
+        if (fx.states[i] != PULLER_RETRYING)
+            continue;
+        assert_string_equal(fx.whys[i], "closed");
+        if (fx.delays[i] > 0.05 * 1.21)
+            fail_msg("delay %f after a long session: backoff not reset", fx.delays[i]);
+    }
 }
 
 static void
@@ -1212,6 +1257,7 @@ test_malformed(void **state)
         {F_404, "status_404", PULLER_FAILED},
         {F_SILENT_DESCRIBE, "timeout", PULLER_RETRYING},
         {F_UNSOLICITED, "protocol", PULLER_RETRYING},
+        {F_STRAY, "protocol", PULLER_RETRYING},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         puller_free(fx.p);
@@ -1312,6 +1358,7 @@ main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_no_media, setup, teardown),
         cmocka_unit_test_setup_teardown(test_camera_closes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_backoff_grows, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_backoff_reset, setup, teardown),
         cmocka_unit_test_setup_teardown(test_oversized_response, setup, teardown),
         cmocka_unit_test_setup_teardown(test_header_block_too_big, setup, teardown),
         cmocka_unit_test_setup_teardown(test_udp, setup, teardown),
