@@ -284,7 +284,6 @@ test_testcam_digest(void **state)
 int
 main(int argc, char **argv)
 {
-    signal(SIGPIPE, SIG_IGN);
     static const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_testcam_tcp, setup, teardown),
         cmocka_unit_test_setup_teardown(test_testcam_udp, setup, teardown),
