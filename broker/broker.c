@@ -27,6 +27,7 @@
 #include "registry.h"
 #include "relay_view.h"
 #include "router.h"
+#include "secretfile.h"
 
 /* The listener keeps this much room free before it takes a request from the input. */
 _Static_assert(LISTENER_RESPONSE_ROOM >= ROUTER_RESPONSE_MAX,
@@ -661,34 +662,12 @@ broker_read_admin_token(struct broker *b, struct rd_errbuf *err)
         b->admin_token[0] = '\0';
         return RD_OK;
     }
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        rd_errbuf_set(err, "admin_token_file %s: %s", path, strerror(errno));
-        return RD_EIO;
-    }
-    struct stat st;
     char text[256];
-    ssize_t n = -1;
-    int rc = RD_OK;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        rd_errbuf_set(err, "admin_token_file %s: not a regular file", path);
-        rc = RD_EIO;
-    } else if ((st.st_mode & 077) != 0) {
-        rd_errbuf_set(err, "admin_token_file %s: readable by group or others (chmod 600)", path);
-        rc = RD_EPROTO;
-    } else if ((n = read(fd, text, sizeof(text))) < 0) {
-        rd_errbuf_set(err, "admin_token_file %s: %s", path, strerror(errno));
-        rc = RD_EIO;
-    }
-    (void)close(fd);
+    size_t len;
+    int rc = secret_file_read("admin_token_file", path, text, sizeof(text), &len, err);
     if (rc != RD_OK)
         return rc;
-    size_t len = (size_t)n;
-    while (len > 0
-           && (text[len - 1] == '\n' || text[len - 1] == '\r' || text[len - 1] == ' '
-               || text[len - 1] == '\t'))
-        len--;
-    if (len == sizeof(text) || len >= sizeof(b->admin_token)) {
+    if (len >= sizeof(b->admin_token)) {
         rd_errbuf_set(err, "admin_token_file %s: token longer than %zu characters", path,
                       sizeof(b->admin_token) - 1);
         rc = RD_ELIMIT;

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "camera_source.h"
+#include "errbuf.h"
 #include "rd_limits.h"
 #include "url_token.h"
 
@@ -39,7 +40,7 @@ struct hb_report {
     uint32_t capacity_egress_kbps; /* 0: not given */
     uint32_t viewers;
     uint32_t egress_kbps;
-    double cpu_pct; /* percent of one core since the previous beat */
+    double cpu_pct;            /* percent of one core since the previous beat */
     struct hb_camera *cameras; /* the client's array of RD_HEARTBEAT_MAX_CAMERAS entries */
     size_t n_cameras;          /* set by fill, at most RD_HEARTBEAT_MAX_CAMERAS */
 };
@@ -49,19 +50,19 @@ struct hb_answer {
     bool ok;          /* 200 with a valid body */
     long http_status; /* 0 when the broker could not be reached */
     bool applied;
-    char state[16];   /* operator state: "active", "draining", "disabled" */
+    char state[16]; /* operator state: "active", "draining", "disabled" */
     char signing_kid[RD_TOKEN_KID_MAX + 1];
     uint64_t registry_version;
     uint32_t interval_ms; /* 0 when absent */
 };
 
 struct bclient_cfg {
-    const char *broker_url;  /* "http://host:port" (the broker's admin_listen); copied */
-    const char *relay_id;    /* copied */
+    const char *broker_url;          /* "http://host:port" (the broker's admin_listen); copied */
+    const char *relay_id;            /* copied */
     const struct url_token_key *key; /* signing key (copied); bclient_set_key replaces it */
-    uint32_t interval_ms;    /* heartbeat period; 0 = heartbeats off (sources only) */
-    double timeout_s;        /* per request: RD_BCLIENT_TIMEOUT_S */
-    const char *user_agent;  /* copied */
+    uint32_t interval_ms;            /* heartbeat period; 0 = heartbeats off (sources only) */
+    double timeout_s;                /* per request: RD_BCLIENT_TIMEOUT_S */
+    const char *user_agent;          /* copied */
     /* Fills r before each beat (r->cameras points at room for RD_HEARTBEAT_MAX_CAMERAS). */
     void (*fill)(void *arg, struct hb_report *r);
     /* Each beat's outcome: ok, or not (unreachable, non-200, bad body: logged once per

@@ -48,21 +48,22 @@ struct camera_user {
 };
 
 struct cameras_env {
-    struct puller_env puller;  /* passed to every puller (borrowed members) */
-    struct bclient *broker;    /* NULL: sources only from the sources file */
-    double linger_s;           /* RD_PULL_LINGER_S; tests use less */
-    double ready_timeout_s;    /* how long a waiting user waits for the SDP: RD_PULL_READY_S */
+    struct puller_env puller; /* passed to every puller (borrowed members) */
+    struct bclient *broker;   /* NULL: sources only from the sources file */
+    double linger_s;          /* RD_PULL_LINGER_S; tests use less */
+    double ready_timeout_s;   /* how long a waiting user waits for the SDP: RD_PULL_READY_S */
 };
 
 struct camera_info {
-    const char *id;            /* borrowed from the table, valid until the next table change */
-    const char *state;         /* "idle", "starting", "playing", "retrying", "failed" */
-    uint32_t users;            /* attached users (viewer sessions) */
-    uint32_t waiting;          /* of which waiting for the SDP */
+    const char *id;    /* borrowed from the table, valid until the next table change */
+    const char *state; /* "idle", "starting", "playing", "retrying", "failed" */
+    uint32_t users;    /* attached users (viewer sessions) */
+    uint32_t waiting;  /* of which waiting for the SDP */
     bool always_on, has_stream, from_broker;
     struct puller_stats puller; /* zeroed when not pulling */
     uint64_t pkts_in, bytes_in; /* over the stream's tracks, since the stream was made */
     uint64_t drops;             /* malformed + cache overflows + RTCP dropped */
+    uint32_t ingress_kbps;      /* camera bitrate over the last few seconds */
 };
 
 /* An empty table using env (copied; members borrowed). Returns RD_OK and *out, RD_ENOMEM. */
@@ -113,6 +114,9 @@ const char *camera_id(const struct camera *c);
 /* The broker's registry version changed: sources fetched from the broker are fetched again
  * for the cameras in use (and forgotten for idle ones). */
 void cameras_registry_changed(struct cameras *t, uint64_t version);
+
+/* Once a second (the relay's tick): updates each camera's ingress rate. */
+void cameras_tick(struct cameras *t);
 
 /* Number of cameras and their info, for the heartbeat and the status page: calls fn for
  * each camera in id order. */

@@ -37,18 +37,18 @@ struct vserver_env {
 };
 
 struct vserver_stats {
-    uint32_t conns;          /* open viewer connections */
-    uint32_t sessions;       /* RTSP sessions (set up) */
-    uint32_t playing_tcp;    /* sessions playing over TCP interleaved */
-    uint32_t playing_udp;    /* sessions playing over UDP */
-    uint64_t accepted;       /* connections accepted */
-    uint64_t refused;        /* connections refused at a cap */
-    uint64_t requests;       /* requests handled */
-    uint64_t token_rejects;  /* 403 for a token (any verdict) */
+    uint32_t conns;             /* open viewer connections */
+    uint32_t sessions;          /* RTSP sessions (set up) */
+    uint32_t playing_tcp;       /* sessions playing over TCP interleaved */
+    uint32_t playing_udp;       /* sessions playing over UDP */
+    uint64_t accepted;          /* connections accepted */
+    uint64_t refused;           /* connections refused at a cap */
+    uint64_t requests;          /* requests handled */
+    uint64_t token_rejects;     /* 403 for a token (any verdict) */
     uint64_t token_verdicts[8]; /* by url_token verdict (index = verdict value) */
-    uint64_t dest_refused;   /* SETUP with a third-party destination */
+    uint64_t dest_refused;      /* SETUP with a third-party destination */
     uint64_t session_timeouts;
-    uint64_t parse_errors;   /* 400 and other malformed input */
+    uint64_t parse_errors; /* 400 and other malformed input */
 };
 
 /* A server using env (copied). Returns RD_OK and *out, RD_ENOMEM. */

@@ -302,6 +302,32 @@
 /* Heartbeat boot id: 1-64 printable ASCII bytes, no space. Else the heartbeat is refused. */
 #define RD_HEARTBEAT_BOOT_ID_MAX 64
 
+/* ---- Relay camera table (relay-agent/cameras.c, udp_ports.c) ---------------------------- */
+
+/* Cameras one relay keeps in its table (sources file + fetched from the broker). 1,024 x a
+ * few Mbit/s is far beyond one relay host's ingress. More: RD_ELIMIT, the viewer gets 503. */
+#define RD_RELAY_MAX_CAMERAS 1024
+/* Seconds an on-demand pull stays up after its last viewer left (ARCHITECTURE.md §5): a
+ * viewer that reconnects (player restart, drain) finds the camera still playing. */
+#define RD_PULL_LINGER_S 10
+/* Seconds a DESCRIBE waits for a camera that is connecting (source fetch, connect, DESCRIBE,
+ * SETUP, PLAY of the first attempt). Then: 503 with Retry-After. */
+#define RD_PULL_READY_S 15
+/* A source fetched from the broker is trusted for this long before it is fetched again at
+ * the next use (besides every registry_version change). */
+#define RD_SOURCE_TTL_S 300
+/* Viewer connections one relay holds open (config max_conns is at most this). Each carries
+ * a fixed input buffer and a bounded queue; more are closed at accept. */
+#define RD_RELAY_MAX_CONNS 20000
+/* Seconds one relay-channel request (heartbeat, source fetch) may take, connect included;
+ * then it fails and the next beat follows with backoff. */
+#define RD_BCLIENT_TIMEOUT_S 5
+/* The relay's stand-alone sources file (one camera per line, credentials included, so it
+ * is read like a key file). Larger: the file is refused at start and on reload. */
+#define RD_SOURCES_FILE_MAX (1024 * 1024)
+/* UDP port pairs in one relay's udp_ports range (bitmap size). A larger range: config error. */
+#define RD_UDP_PORTS_MAX_PAIRS 32768
+
 /* ---- Configuration files and logs ------------------------------------------------------ */
 
 #define RD_CONF_MAX_LINE  1024 /* longer line: error naming the line */
