@@ -399,4 +399,48 @@
 /* Listen backlog of the viewer port. */
 #define RD_VSERVER_BACKLOG 1024
 
+/* ---- Camera puller (relay-agent/puller.c) ---------------------------------------------- */
+
+/* TCP connect to a camera, from socket() to writable. Later: the attempt fails ("connect"),
+ * reconnect with backoff (SECURITY.md §2.2: 5 s). */
+#define RD_PULL_CONNECT_TIMEOUT_S 5
+/* One request to a camera, sent to its whole response received. Later: the attempt fails
+ * ("timeout"), reconnect with backoff (SECURITY.md §2.2: 10 s). */
+#define RD_PULL_STEP_TIMEOUT_S 10
+/* No RTP at all this long after PLAY (or since the last packet): the attempt fails
+ * ("no_media") and reconnects (SECURITY.md §2.2). */
+#define RD_PULL_NO_MEDIA_S 5
+/* A UDP pull that has received no packet this long after PLAY is torn down and retried over
+ * TCP interleaved, which is then kept for this camera until its source changes. */
+#define RD_PULL_UDP_FALLBACK_S 3
+/* Reconnect backoff: first delay, doubling up to the maximum, each delay +-JITTER_PCT percent
+ * (so cameras restarting together are not hit in step). Reset once a session has played for
+ * RESET_S. */
+#define RD_PULL_BACKOFF_MIN_S      1
+#define RD_PULL_BACKOFF_MAX_S      30
+#define RD_PULL_BACKOFF_JITTER_PCT 20
+#define RD_PULL_BACKOFF_RESET_S    30
+/* Consecutive attempts whose credentials the camera refused (a 401 answering our
+ * Authorization). Reached: state FAILED and AUTH_PAUSE_S before the next attempt, so a camera
+ * account with a lockout policy is never locked by the relay (SECURITY.md §2.2: 5 min). */
+#define RD_PULL_AUTH_FAILS_MAX 3
+#define RD_PULL_AUTH_PAUSE_S   300
+/* A permanent refusal (403, 404, 410, an unusable URL or host): state FAILED, this pause. */
+#define RD_PULL_REFUSED_PAUSE_S 60
+/* 301/302 redirects followed on DESCRIBE within one attempt, only to rtsp:// URLs on the
+ * camera's own host. More: the attempt fails ("redirect"). */
+#define RD_PULL_MAX_REDIRECTS 3
+/* The relay's RTCP receiver reports to the camera, per track (RFC 3550 §6.2 minimum). */
+#define RD_PULL_RR_INTERVAL_S 5
+/* Camera session timeout (Session: id;timeout=N, RFC 2326 §12.37): 60 when absent; a value
+ * outside MIN..MAX is clamped (keepalives go out at half of it). */
+#define RD_PULL_SESSION_TIMEOUT_MIN_S 2
+#define RD_PULL_SESSION_TIMEOUT_MAX_S 3600
+/* Bytes of stray empty lines between interleaved frames accepted per connection (some
+ * cameras send CRLF after a body); more: the attempt fails ("protocol"). */
+#define RD_PULL_MAX_STRAY_BYTES 4096
+/* Datagrams or TCP reads handled per wakeup of one socket, so one camera cannot starve the
+ * loop; the rest is read on the next iteration. */
+#define RD_PULL_READS_PER_WAKEUP 64
+
 #endif
