@@ -442,6 +442,82 @@ def require(broker, relay, tools=(), gst=()):
             skip(f"GStreamer element {e} missing")
 
 
+def run_client(h, name, argv, timeout=45):
+    """Runs a player to its end; output kept in the harness directory."""
+    log(f"running {name}: {' '.join(argv)}")
+    t = time.monotonic()
+    try:
+        r = subprocess.run(argv, capture_output=True, text=True, timeout=timeout,
+                           stdin=subprocess.DEVNULL)
+    except subprocess.TimeoutExpired as e:
+        raise AssertionError(f"{name} did not finish within {timeout}s: "
+                             f"{(e.stderr or '')[-2000:] if isinstance(e.stderr, str) else ''}")
+    r.elapsed = time.monotonic() - t
+    with open(h.path(f"{name}.out"), "w") as f:
+        f.write(r.stdout + "\n---- stderr ----\n" + r.stderr)
+    return r
+
+
+# The null muxer complains when two frames of the test camera's stream get the same dts (x264
+# zerolatency timestamps through rtph264pay); that is not a decoding problem.
+FFMPEG_BENIGN = ("non monotonically increasing dts",)
+
+
+def ffmpeg_argv(url, transport, seconds):
+    return ["ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error", "-rtsp_transport",
+            transport, "-i", url, "-t", str(seconds), "-f", "null", "-", "-progress", "pipe:1"]
+
+
+def ffmpeg_result(r):
+    """(frames decoded, error lines that are not benign, benign lines) of an ffmpeg run."""
+    frames = [int(m) for m in re.findall(r"^frame=(\d+)", r.stdout, re.M)]
+    lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
+    errs = [ln for ln in lines if not any(b in ln for b in FFMPEG_BENIGN)]
+    return (frames[-1] if frames else 0), errs, len(lines) - len(errs)
+
+
+def play_ffmpeg(h, name, url, transport, seconds=5, min_frames=100, timeout=45):
+    r = run_client(h, name, ffmpeg_argv(url, transport, seconds), timeout)
+    frames, errs, benign = ffmpeg_result(r)
+    log(f"{name}: exit {r.returncode} in {r.elapsed:.1f}s, {frames} frames decoded, "
+        f"{len(errs)} errors, {benign} benign dts notices")
+    if r.returncode != 0:
+        raise AssertionError(f"{name}: ffmpeg exited {r.returncode}: {r.stderr[-2000:]}")
+    if frames < min_frames:
+        raise AssertionError(f"{name}: {frames} frames decoded, want >= {min_frames}")
+    if errs:
+        raise AssertionError(f"{name}: ffmpeg reported errors: {errs[:10]}")
+    return frames
+
+
+def gst_argv(url, proto, buffers):
+    dec = ["!", "avdec_h264"] if gst_has("avdec_h264") else []
+    return (["gst-launch-1.0", "rtspsrc", f"location={url}", f"protocols={proto}", "latency=200",
+             "!", "rtph264depay", "!", "h264parse"] + dec
+            + ["!", "fakesink", f"num-buffers={buffers}"])
+
+
+def play_gst(h, name, url, proto, buffers=100, timeout=45):
+    """rtspsrc ! depay ! parse [! avdec_h264] ! fakesink num-buffers: EOS means that many
+    access units (decoded frames with avdec_h264) reached the sink."""
+    r = run_client(h, name, gst_argv(url, proto, buffers), timeout)
+    eos = "Got EOS" in r.stdout
+    errs = [ln for ln in (r.stdout + r.stderr).splitlines()
+            if re.search(r"\bERROR\b|error:", ln)]
+    log(f"{name}: exit {r.returncode} in {r.elapsed:.1f}s, EOS after {buffers} buffers: {eos}, "
+        f"decoder {'avdec_h264' if gst_has('avdec_h264') else 'none (depay+parse)'}, "
+        f"{len(errs)} error lines")
+    if r.returncode != 0 or not eos or errs:
+        raise AssertionError(f"{name}: gst-launch exit {r.returncode}, EOS {eos}, errors "
+                             f"{errs[:5]}: {r.stdout[-1500:]} {r.stderr[-1500:]}")
+    return buffers
+
+
+def relays_connections(d):
+    """Viewer connections each relay accepted so far (rd_relay_connections_total)."""
+    return [d.relay_metrics(i).get("rd_relay_connections_total", 0) for i in range(len(d.relays))]
+
+
 def test_args():
     ap = argparse.ArgumentParser()
     ap.add_argument("--broker", required=True)
