@@ -45,11 +45,12 @@ PY = "/usr/bin/python3"  # python3-gi is installed for Debian's interpreter only
 
 class CameraSpec:
     """A test camera: id (also its path), Digest user/password (None: open), GOP in frames,
-    bitrate kbit/s, and the broker's camera options (max_relays, transport)."""
+    bitrate kbit/s (reached with pattern "snow"; the default moving ball needs far less), and
+    the broker's camera options (max_relays, transport)."""
 
     def __init__(self, cam_id, user=None, password=None, gop=50, bitrate=1000, fps=25,
-                 max_relays=None, transport=None):
-        self.id, self.user, self.password = cam_id, user, password
+                 max_relays=None, transport=None, pattern="ball"):
+        self.id, self.user, self.password, self.pattern = cam_id, user, password, pattern
         self.gop, self.bitrate, self.fps = gop, bitrate, fps
         self.max_relays, self.transport = max_relays, transport
 
@@ -74,7 +75,8 @@ class Camera:
         stats = self.h.path(f"cam-{self.spec.id}-{self.starts}.stats.json")
         argv = [PY, TESTCAM, "--port", str(self.port), "--path", f"/{self.spec.id}",
                 "--ready-file", ready, "--stats-file", stats, "--gop", str(self.spec.gop),
-                "--bitrate", str(self.spec.bitrate), "--fps", str(self.spec.fps)]
+                "--bitrate", str(self.spec.bitrate), "--fps", str(self.spec.fps),
+                "--pattern", self.spec.pattern]
         if self.spec.user:
             argv += ["--user", self.spec.user, "--password", self.spec.password or ""]
         self.proc = self.h.spawn(f"cam-{self.spec.id}-{self.starts}", argv)

@@ -218,6 +218,7 @@ class RtpStats:
         self.t = {}  # "sps", "pps", "idr_start", "idr_end" -> monotonic time
         self.in_idr = False
         self.markers = 0  # access units ended
+        self.max_interval = 0.0  # longest wait between two packets, seconds
         self.gap_log = []
 
     def on_rtp(self, at, pkt):
@@ -252,6 +253,8 @@ class RtpStats:
                 else:
                     self.dups += 1
                     return
+        if self.last_at is not None:
+            self.max_interval = max(self.max_interval, at - self.last_at)
         self.last_seq = seq
         self.last_at = at
         for typ, start, end in nal_types(payload):
@@ -439,7 +442,12 @@ class Viewer:
                 "ssrcs": list(s.ssrcs), "first_seq": s.first_seq, "last_seq": s.last_seq,
                 "first_nal": s.first_nal, "frames": s.markers, "last_at": s.last_at,
                 "times": dict(s.t), "gap_log": list(s.gap_log),
+                "max_interval_s": s.max_interval,
             }
+
+    def reset_max_interval(self):
+        with self.lock:
+            self.rtp.max_interval = 0.0
 
     def keyframe_ms(self, sprop_ok=True):
         """ms from the PLAY response until SPS, PPS and a whole IDR access unit arrived

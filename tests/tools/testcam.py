@@ -31,11 +31,11 @@ gi.require_version("GstRtspServer", "1.0")
 from gi.repository import GLib, Gst, GstRtsp, GstRtspServer  # noqa: E402
 
 
-def pipeline(fps, gop, bitrate_kbps):
+def pipeline(fps, gop, bitrate_kbps, pattern="ball"):
     # x264enc is in gstreamer1.0-plugins-ugly; key-int-max fixes the GOP so key-frame
     # tests know when the next IDR comes. config-interval=-1 repeats SPS/PPS before each IDR.
     return (
-        f"( videotestsrc is-live=true pattern=ball ! video/x-raw,width=640,height=360,"
+        f"( videotestsrc is-live=true pattern={pattern} ! video/x-raw,width=640,height=360,"
         f"framerate={fps}/1 ! x264enc tune=zerolatency speed-preset=ultrafast "
         f"bitrate={bitrate_kbps} key-int-max={gop} ! video/x-h264,profile=baseline ! "
         f"rtph264pay name=pay0 pt=96 config-interval=-1 )"
@@ -99,6 +99,8 @@ def main():
     ap.add_argument("--fps", type=int, default=25)
     ap.add_argument("--gop", type=int, default=50, help="frames between key frames")
     ap.add_argument("--bitrate", type=int, default=1000, help="kbit/s")
+    ap.add_argument("--pattern", default="ball",
+                    help="videotestsrc pattern; 'snow' (noise) makes x264 use the whole bitrate")
     ap.add_argument("--ready-file")
     ap.add_argument("--stats-file", help="JSON counters of client connections and sessions")
     ap.add_argument("--relay-paths", action="store_true",
@@ -111,7 +113,7 @@ def main():
     server.set_service(str(args.port))
 
     factory = GstRtspServer.RTSPMediaFactory()
-    factory.set_launch(pipeline(args.fps, args.gop, args.bitrate))
+    factory.set_launch(pipeline(args.fps, args.gop, args.bitrate, args.pattern))
     factory.set_shared(True)  # one encoder for all clients, like a camera
 
     if args.user:
