@@ -544,9 +544,14 @@ def demo(args):
 
     def on_signal(sig, _frame):
         stop["sig"] = sig
+        # A second Ctrl-C must not cut the clean-up short.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         raise KeyboardInterrupt
 
+    # Explicitly, also for SIGINT: a shell starting us in the background leaves it ignored.
     signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
     with Harness(keep=True) as h:
         d = Deployment(h, broker, relay, [CameraSpec("lobby", gop=50)], n_relays=2,
                        rtsp_port=args.rtsp_port, admin_port=args.admin_port,
