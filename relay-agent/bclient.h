@@ -50,7 +50,9 @@ struct hb_answer {
     bool ok;          /* 200 with a valid body */
     long http_status; /* 0 when the broker could not be reached */
     bool applied;
-    char state[16]; /* operator state: "active", "draining", "disabled" */
+    char outcome[16]; /* "accepted", "new_boot", "duplicate", "reordered", "old_boot"; "" if absent
+                       */
+    char state[16];   /* operator state: "active", "draining", "disabled" */
     char signing_kid[RD_TOKEN_KID_MAX + 1];
     uint64_t registry_version;
     uint32_t interval_ms; /* 0 when absent */
@@ -61,8 +63,10 @@ struct bclient_cfg {
     const char *relay_id;            /* copied */
     const struct url_token_key *key; /* signing key (copied); bclient_set_key replaces it */
     uint32_t interval_ms;            /* heartbeat period; 0 = heartbeats off (sources only) */
-    double timeout_s;                /* per request: RD_BCLIENT_TIMEOUT_S */
-    const char *user_agent;          /* copied */
+    double timeout_s;                /* per request; 0 = RD_BCLIENT_TIMEOUT_S */
+    double backoff_max_s;   /* longest wait while failing; 0 = RD_BCLIENT_BACKOFF_MAX_S (tests
+                             * shorten it); never below interval_ms */
+    const char *user_agent; /* copied */
     /* Fills r before each beat (r->cameras points at room for RD_HEARTBEAT_MAX_CAMERAS). */
     void (*fill)(void *arg, struct hb_report *r);
     /* Each beat's outcome: ok, or not (unreachable, non-200, bad body: logged once per
@@ -72,8 +76,39 @@ struct bclient_cfg {
     void *arg;
 };
 
+/* Characters of a relay-channel signature (base64url of 32 bytes, no padding). */
+#define BCLIENT_SIG_LEN 43
+
+/* Signs one relay-channel request (docs/relay-channel.md, "Signing"): HMAC-SHA-256 under
+ * key->key of "rdhb1\n<method>\n<path>\n<relay_id>\n<key->kid>\n<timestamp>\n<body>", written
+ * to out[cap] as base64url without padding, NUL-terminated (cap >= BCLIENT_SIG_LEN + 1).
+ * body may be NULL when body_len is 0. Pure (no I/O). Returns RD_OK, RD_EPROTO (a NULL field),
+ * RD_ELIMIT (cap too small) or RD_EIO (libcrypto). */
+int bclient_sign(const struct url_token_key *key, const char *method, const char *path,
+                 const char *relay_id, const char *timestamp, const char *body, size_t body_len,
+                 char *out, size_t cap);
+
+/* Parses a heartbeat answer body (the JSON of a 200) into *out: applied, outcome (optional),
+ * state, registry_version, signing_kid, heartbeat_interval_ms (optional); duplicate keys and
+ * wrong types refused, strings never truncated, unknown fields ignored. Sets out->ok = false
+ * and http_status = 0 (the caller owns those). Pure; exposed for the fuzz target. Returns
+ * RD_OK, or RD_EPROTO with *out zeroed. */
+int bclient_answer_parse(const char *body, size_t len, struct hb_answer *out);
+
+/* Parses a camera-source answer body for camera_id into *out (docs/relay-channel.md): every
+ * field required, "id" equal to camera_id, url non-empty without spaces or control bytes,
+ * user/password without control bytes, transport "tcp" or "udp", booleans and a non-negative
+ * registry_version. Never truncates. Pure (no logging); exposed for the fuzz target. Returns
+ * RD_OK; RD_ELIMIT (a string longer than its camera_source array) or RD_EPROTO, with *out
+ * wiped and *field (if not NULL) naming the offending field ("body" for bad JSON). *field is
+ * a static string. The password copy jansson held is wiped before it is freed. */
+int bclient_source_parse(const char *camera_id, const char *body, size_t len,
+                         struct camera_source *out, const char **field);
+
 /* Source fetch outcome: RD_OK with src; RD_ENOTFOUND (404: not served here); RD_EAUTH
- * (401: our key is refused); RD_EIO (unreachable, timeout, 5xx, 429, bad body). */
+ * (401: our key is refused); RD_EIO (unreachable, timeout, 5xx, 429, bad body, a field
+ * longer than its camera_source array). camera_id and src are borrowed for the call (src is
+ * NULL unless RD_OK, and wiped when the last callback of the fetch returns): copy src. */
 typedef void bclient_source_fn(void *arg, const char *camera_id, int status,
                                const struct camera_source *src);
 
@@ -83,16 +118,24 @@ typedef void bclient_source_fn(void *arg, const char *camera_id, int status,
 int bclient_new(struct ev_loop *loop, const struct bclient_cfg *cfg, struct bclient **out,
                 struct rd_errbuf *err);
 
-/* Aborts requests in flight (no callbacks), frees everything. NULL is a no-op. */
+/* Aborts requests in flight (no callbacks), frees everything. NULL is a no-op. May be called
+ * from inside one of the client's callbacks: then no further callback runs and the memory is
+ * released when that callback returns. */
 void bclient_free(struct bclient *b);
 
-/* Replaces the signing key (SIGHUP reload). */
+/* Replaces the signing key (SIGHUP reload; copied). Requests already sent keep the old
+ * signature. A key whose kid is not [A-Za-z0-9_-]{1,RD_TOKEN_KID_MAX} is refused with an ERR
+ * line and the old key stays in use. */
 void bclient_set_key(struct bclient *b, const struct url_token_key *key);
 
-/* Changes the heartbeat period (the broker's heartbeat_interval_ms); 0 keeps it. */
+/* Changes the heartbeat period (the broker's heartbeat_interval_ms); 0 keeps it. The owner
+ * calls it (the client never applies hb_answer.interval_ms by itself). A shorter period also
+ * shortens the wait already scheduled; a client created with 0 starts heartbeating. */
 void bclient_set_interval(struct bclient *b, uint32_t interval_ms);
 
-/* Sends one beat now (state changes: draining at SIGTERM) unless one is in flight. */
+/* Sends one beat on the next loop iteration (state changes: draining at SIGTERM), fill
+ * included; if one is in flight, the next follows as soon as it completes. No-op while
+ * heartbeats are off. */
 void bclient_beat_now(struct bclient *b);
 
 /* GET /api/v1/relay/cameras/<camera_id>; fn(arg, ...) is called once, later. At most one
@@ -102,6 +145,8 @@ void bclient_beat_now(struct bclient *b);
 int bclient_fetch_source(struct bclient *b, const char *camera_id, bclient_source_fn *fn,
                          void *arg);
 
+/* Counters since bclient_new. broker_reachable: the last heartbeat got a good answer (false
+ * before the first one). Joined fetches count once. */
 struct bclient_stats {
     uint64_t beats_sent, beats_ok, beats_failed;
     uint64_t fetches_sent, fetches_ok, fetches_failed;

@@ -39,12 +39,35 @@ enum puller_state {
                         URL, SDP we cannot serve): waiting the long pause before trying again */
 };
 
+/* Deadlines, pauses and intervals of a puller, in seconds. puller_timings_default() gives the
+ * rd_limits.h values (RD_PULL_*); tests and configuration may shorten them. Every value must
+ * be > 0 (jitter_pct 0..50, auth_fails_max >= 1); puller_new refuses others with RD_EPROTO. */
+struct puller_timings {
+    double connect_timeout_s; /* RD_PULL_CONNECT_TIMEOUT_S */
+    double step_timeout_s;    /* RD_PULL_STEP_TIMEOUT_S: each request to its response */
+    double no_media_s;        /* RD_PULL_NO_MEDIA_S */
+    double udp_fallback_s;    /* RD_PULL_UDP_FALLBACK_S */
+    double backoff_min_s;     /* RD_PULL_BACKOFF_MIN_S */
+    double backoff_max_s;     /* RD_PULL_BACKOFF_MAX_S */
+    unsigned jitter_pct;      /* RD_PULL_BACKOFF_JITTER_PCT */
+    double backoff_reset_s;   /* RD_PULL_BACKOFF_RESET_S */
+    unsigned auth_fails_max;  /* RD_PULL_AUTH_FAILS_MAX */
+    double auth_pause_s;      /* RD_PULL_AUTH_PAUSE_S */
+    double refused_pause_s;   /* RD_PULL_REFUSED_PAUSE_S */
+    double rr_interval_s;     /* RD_PULL_RR_INTERVAL_S */
+};
+
+/* Fills *t with the rd_limits.h values. */
+void puller_timings_default(struct puller_timings *t);
+
 struct puller_env {
     struct ev_loop *loop;
-    struct pktpool *pool;    /* RTP/RTCP buffers */
-    struct fanout *fanout;   /* fanout_flush() after each read burst */
-    struct udp_ports *ports; /* client port pairs for UDP pulls */
-    const char *user_agent;  /* "rtsp-director-relay/<version>" */
+    struct pktpool *pool;                 /* RTP/RTCP buffers */
+    struct fanout *fanout;                /* fanout_flush() after each read burst */
+    struct udp_ports *ports;              /* client port pairs for UDP pulls */
+    const char *user_agent;               /* "rtsp-director-relay/<version>" */
+    const struct puller_timings *timings; /* NULL: puller_timings_default(); copied by
+                                             puller_new */
 };
 
 struct puller_cb {
@@ -54,8 +77,13 @@ struct puller_cb {
      * calling stream_upstream_restart() on it if it is the previous session's stream; NULL
      * refuses this SDP (the attempt fails as "sdp" and is retried with backoff). */
     struct stream *(*on_sdp)(void *arg, const char *raw, size_t len, const struct sdp *sdp);
-    /* The state changed; why is a short static reason ("connect", "timeout", "auth",
-     * "status_404", "no_media", "closed", "sdp", "protocol", "limit"...) or NULL. */
+    /* The state changed; why is a short static reason or NULL (PLAYING, and STARTING at the
+     * start of an attempt). Reasons: "connect", "timeout" (a response deadline), "closed",
+     * "auth" (credentials refused or missing), "auth_scheme" (no usable scheme offered),
+     * "status_NNN" / "status_4xx" / "status_5xx" (403, 404 and 410 end in FAILED),
+     * "redirect" (too many, or off the camera host), "sdp", "protocol", "limit",
+     * "no_media", "session" (keepalive answered 454), "url" (unusable source, FAILED), and
+     * for PLAYING -> STARTING over TCP: "no_udp", "udp_refused" (461), "udp_ports". */
     void (*on_state)(void *arg, enum puller_state st, const char *why);
 };
 
@@ -71,11 +99,18 @@ struct puller_stats {
     double last_media_at;   /* ev_now() of the last RTP packet, 0 for none */
     const char *last_error; /* static reason of the last failure, NULL for none */
     int transport;          /* enum camera_transport in use for the current attempt */
+    double retry_at;        /* ev_now() of the next attempt while RETRYING/FAILED, else 0 */
+    bool auth_paused;       /* FAILED after repeated refused credentials: kicks are ignored */
 };
 
 /* A puller for src (copied; wiped on free) that starts its first attempt on the next loop
- * iteration. cb/arg are borrowed. Returns RD_OK and *out (owned by the caller), RD_EPROTO
- * when src->url is not an rtsp:// URL it can use (logged), RD_ENOMEM. */
+ * iteration, in state PULLER_STARTING (no on_state call for that initial state). cb/arg are
+ * borrowed. Returns RD_OK and *out (owned by the caller), RD_EPROTO when src->url is not an
+ * rtsp:// URL it can use (logged) or env->timings is invalid, RD_ENOMEM.
+ * Usable URLs: rtsp:// (no rtsps: no TLS yet), no userinfo, and a NUMERIC host (IPv4 or a
+ * bracketed IPv6 literal without zone). Host names are refused rather than resolved, because
+ * getaddrinfo() would block the event loop (and every viewer with it) for as long as DNS
+ * takes; register cameras by address. Redirects and control URLs must stay on that host. */
 int puller_new(const struct puller_env *env, const struct camera_source *src,
                const struct puller_cb *cb, void *arg, struct puller **out);
 
@@ -84,12 +119,15 @@ int puller_new(const struct puller_env *env, const struct camera_source *src,
 void puller_free(struct puller *p);
 
 /* Replaces the source (a new registry version). If the URL, credentials or transport
- * changed, the current session is closed and a new attempt starts at once (backoff reset);
- * otherwise nothing happens. */
+ * changed, the current session is closed and a new attempt starts on the next loop iteration
+ * (backoff, auth failures and the remembered UDP->TCP fallback reset; an unusable URL ends
+ * in PULLER_FAILED "url"); otherwise only the flags are copied. */
 void puller_update_source(struct puller *p, const struct camera_source *src);
 
 /* Skips a pending backoff or long pause and retries now (a new viewer is waiting). No-op
- * while an attempt is in progress or playing. */
+ * while an attempt is in progress or playing, and during the pause after repeated refused
+ * credentials (RD_PULL_AUTH_PAUSE_S): that pause protects the camera account from lockout,
+ * so viewers arriving must not shorten it (puller_update_source with new credentials does). */
 void puller_kick(struct puller *p);
 
 void puller_stats(const struct puller *p, struct puller_stats *out);

@@ -97,6 +97,10 @@ int relay_load_keys(struct relay *r, struct rd_errbuf *err);
  * Returns RD_OK, or RD_EPROTO/RD_EIO with err naming the line; nothing is applied then. */
 int relay_sources_load(const char *path, int (*fn)(void *arg, const struct camera_source *src),
                        void *arg, struct rd_errbuf *err);
+/* The same over the text buf[0..len) (what names it in errors). Never reads past len. */
+int relay_sources_parse(const char *what, const char *buf, size_t len,
+                        int (*fn)(void *arg, const struct camera_source *src), void *arg,
+                        struct rd_errbuf *err);
 
 /* relay.c */
 /* Sets up every module on loop from r->conf. Returns RD_OK or an error with err filled (then

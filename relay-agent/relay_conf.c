@@ -12,7 +12,7 @@
 
 /* ARCHITECTURE.md §5 defaults; upper bounds are the hard caps of rd_limits.h. */
 static const struct conf_item relay_items[] = {
-    CONF_STRING_ITEM(struct relay_conf, relay_id, 1, "",
+    CONF_STRING_ITEM(struct relay_conf, relay_id, 0, "",
                      "this relay's id in the broker's registry (required)"),
     CONF_STRING_ITEM(struct relay_conf, site, 0, "", "site of this relay (reported only)"),
     CONF_STRING_ITEM(struct relay_conf, key_id, 1, "k1",

@@ -89,25 +89,23 @@ parse_line(struct rd_str line, struct camera_source *src)
 }
 
 int
-relay_sources_load(const char *path, int (*fn)(void *arg, const struct camera_source *src),
-                   void *arg, struct rd_errbuf *err)
+relay_sources_parse(const char *what, const char *buf, size_t len,
+                    int (*fn)(void *arg, const struct camera_source *src), void *arg,
+                    struct rd_errbuf *err)
 {
-    char *buf = malloc(RD_SOURCES_FILE_MAX);
-    if (buf == NULL) {
+    /* Room for every line (at most RD_RELAY_MAX_CAMERAS + 1 are ever parsed), allocated
+     * once so no copy of a password is left behind by a realloc. */
+    size_t lines = 1;
+    for (size_t i = 0; i < len && lines <= RD_RELAY_MAX_CAMERAS; i++)
+        lines += buf[i] == '\n';
+    size_t cap = lines < RD_RELAY_MAX_CAMERAS ? lines : RD_RELAY_MAX_CAMERAS;
+    struct camera_source *srcs = calloc(cap, sizeof(*srcs));
+    if (srcs == NULL) {
         rd_errbuf_set(err, "sources_file: out of memory");
         return RD_ENOMEM;
     }
-    size_t len;
-    int rc = secret_file_read("sources_file", path, buf, RD_SOURCES_FILE_MAX, &len, err);
-    struct camera_source *srcs = NULL;
+    int rc = RD_OK;
     size_t n = 0;
-    if (rc == RD_OK) {
-        srcs = calloc(RD_RELAY_MAX_CAMERAS, sizeof(*srcs));
-        if (srcs == NULL) {
-            rd_errbuf_set(err, "sources_file: out of memory");
-            rc = RD_ENOMEM;
-        }
-    }
     /* Pass 1: parse and check every line; pass 2: apply. */
     struct rd_str rest = rd_str_make(buf, len);
     unsigned lineno = 0;
@@ -124,28 +122,28 @@ relay_sources_load(const char *path, int (*fn)(void *arg, const struct camera_so
         for (size_t i = 0; i < t.len; i++) {
             unsigned char ch = (unsigned char)t.p[i];
             if ((ch < 0x20 && ch != '\t') || ch == 0x7f) {
-                rd_errbuf_set(err, "sources_file %s line %u: control character", path, lineno);
+                rd_errbuf_set(err, "sources_file %s line %u: control character", what, lineno);
                 rc = RD_EPROTO;
                 break;
             }
         }
         if (rc != RD_OK)
             break;
-        if (n == RD_RELAY_MAX_CAMERAS) {
-            rd_errbuf_set(err, "sources_file %s line %u: more than %d cameras", path, lineno,
+        if (n == cap) { /* only when cap == RD_RELAY_MAX_CAMERAS */
+            rd_errbuf_set(err, "sources_file %s line %u: more than %d cameras", what, lineno,
                           RD_RELAY_MAX_CAMERAS);
             rc = RD_ELIMIT;
             break;
         }
         const char *why = parse_line(t, &srcs[n]);
         if (why != NULL) {
-            rd_errbuf_set(err, "sources_file %s line %u: %s", path, lineno, why);
+            rd_errbuf_set(err, "sources_file %s line %u: %s", what, lineno, why);
             rc = RD_EPROTO;
             break;
         }
         for (size_t k = 0; k < n; k++) {
             if (strcmp(srcs[k].id, srcs[n].id) == 0) {
-                rd_errbuf_set(err, "sources_file %s line %u: camera %s listed twice", path, lineno,
+                rd_errbuf_set(err, "sources_file %s line %u: camera %s listed twice", what, lineno,
                               srcs[n].id);
                 rc = RD_EPROTO;
                 break;
@@ -156,13 +154,27 @@ relay_sources_load(const char *path, int (*fn)(void *arg, const struct camera_so
     for (size_t k = 0; rc == RD_OK && fn != NULL && k < n; k++) {
         rc = fn(arg, &srcs[k]);
         if (rc != RD_OK)
-            rd_errbuf_set(err, "sources_file %s: camera %s not added (%s)", path, srcs[k].id,
+            rd_errbuf_set(err, "sources_file %s: camera %s not added (%s)", what, srcs[k].id,
                           rd_strstatus(rc));
     }
-    if (srcs != NULL) {
-        rd_cleanse(srcs, RD_RELAY_MAX_CAMERAS * sizeof(*srcs));
-        free(srcs);
+    rd_cleanse(srcs, cap * sizeof(*srcs));
+    free(srcs);
+    return rc;
+}
+
+int
+relay_sources_load(const char *path, int (*fn)(void *arg, const struct camera_source *src),
+                   void *arg, struct rd_errbuf *err)
+{
+    char *buf = malloc(RD_SOURCES_FILE_MAX);
+    if (buf == NULL) {
+        rd_errbuf_set(err, "sources_file: out of memory");
+        return RD_ENOMEM;
     }
+    size_t len;
+    int rc = secret_file_read("sources_file", path, buf, RD_SOURCES_FILE_MAX, &len, err);
+    if (rc == RD_OK)
+        rc = relay_sources_parse(path, buf, len, fn, arg, err);
     rd_cleanse(buf, RD_SOURCES_FILE_MAX);
     free(buf);
     return rc;

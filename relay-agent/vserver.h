@@ -34,6 +34,13 @@ struct vserver_env {
     const char *relay_id;                 /* MAC input of every token */
     double session_timeout_s;             /* RD_RTSP_SESSION_TIMEOUT_S; tests use less */
     uint32_t max_conns;                   /* hard cap of viewer connections */
+    /* Added by the viewer server's author; 0 means the rd_limits.h value (tests use less). */
+    uint32_t max_conns_per_ip; /* RD_RELAY_MAX_CONNS_PER_IP */
+    double first_byte_s;       /* RD_DEADLINE_FIRST_BYTE_S: accept -> first byte, else close */
+    double header_s;           /* RD_DEADLINE_HEADER_S: first byte -> header block, else 408 */
+    double idle_s;             /* RD_IDLE_RELAY_S: a connection without a session, else close */
+    double write_s;            /* RD_DEADLINE_WRITE_S: queued responses written, else close */
+    double setup_play_s;       /* RD_VSERVER_SETUP_PLAY_S: SETUP never followed by PLAY: end */
 };
 
 struct vserver_stats {
@@ -49,6 +56,12 @@ struct vserver_stats {
     uint64_t dest_refused;      /* SETUP with a third-party destination */
     uint64_t session_timeouts;
     uint64_t parse_errors; /* 400 and other malformed input */
+    /* Added by the viewer server's author. */
+    uint64_t deadlines;      /* connections closed at a deadline (first byte, header, idle...) */
+    uint64_t frames_in;      /* interleaved frames from viewers (RTCP over TCP) */
+    uint64_t frames_dropped; /* of which not RTCP of a session of that connection, or over rate */
+    uint64_t udp_in;         /* datagrams from viewers on server ports (RTCP, NAT keepalives) */
+    uint64_t udp_unknown;    /* of which from no session's client address: dropped */
 };
 
 /* A server using env (copied). Returns RD_OK and *out, RD_ENOMEM. */

@@ -319,9 +319,6 @@
 /* Viewer connections one relay holds open (config max_conns is at most this). Each carries
  * a fixed input buffer and a bounded queue; more are closed at accept. */
 #define RD_RELAY_MAX_CONNS 20000
-/* Seconds one relay-channel request (heartbeat, source fetch) may take, connect included;
- * then it fails and the next beat follows with backoff. */
-#define RD_BCLIENT_TIMEOUT_S 5
 /* The relay's stand-alone sources file (one camera per line, credentials included, so it
  * is read like a key file). Larger: the file is refused at start and on reload. */
 #define RD_SOURCES_FILE_MAX (1024 * 1024)
@@ -344,5 +341,106 @@
 #define RD_LOG_MAX_SAMPLE 128
 /* Startup error text (struct rd_errbuf, anet style). Longer: ends with a "..." marker. */
 #define RD_ERRBUF_LEN 256
+
+/* ---- Broker client (relay-agent/bclient.c) ---------------------------------------------- */
+
+/* Whole request to the broker (heartbeat or camera source), connect included, when the
+ * configuration gives none. Breach: the transfer is aborted; a heartbeat counts as failed
+ * (backoff), a fetch answers RD_EIO. */
+#define RD_BCLIENT_TIMEOUT_S 5
+/* TCP connect to the broker, capped further by the request timeout. Breach: as above. */
+#define RD_BCLIENT_CONNECT_TIMEOUT_S 3
+/* Longest wait between heartbeats while the broker fails (the wait doubles from the heartbeat
+ * interval up to this, or to the interval itself when that is longer). */
+#define RD_BCLIENT_BACKOFF_MAX_S 10
+/* Longest Retry-After (429, 503) a heartbeat honours; a larger value waits this long, so a
+ * confused broker cannot silence a relay for hours. */
+#define RD_BCLIENT_RETRY_AFTER_MAX_S 60
+/* Response body from the broker (a heartbeat answer is ~200 bytes, a camera source ~1.5 KiB).
+ * Larger: the transfer is aborted (heartbeat failed, fetch RD_EIO). */
+#define RD_BCLIENT_MAX_RESPONSE (64 * 1024)
+/* Camera-source fetches in flight (distinct camera ids; joined duplicates do not count), a
+ * quarter of a full heartbeat's cameras. More: bclient_fetch_source() returns RD_ELIMIT and
+ * the caller retries later. */
+#define RD_BCLIENT_MAX_FETCHES 64
+/* TCP connections to the broker at once (CURLMOPT_MAX_HOST_CONNECTIONS), well under the
+ * broker's RD_HTTP_PER_IP_LIMIT. More requests wait in libcurl's queue for a free one. */
+#define RD_BCLIENT_MAX_CONNS 4
+/* broker_url ("http://host:port"). Longer: bclient_new() refuses it (RD_EPROTO). */
+#define RD_BCLIENT_URL_MAX 256
+/* User-Agent sent to the broker. Longer: bclient_new() refuses it (RD_EPROTO). */
+#define RD_BCLIENT_USER_AGENT_MAX 128
+
+/* ---- Viewer RTSP server (relay-agent/vserver.c, vsession.c) ---------------------------- */
+
+/* SO_SNDBUF of every viewer connection (SECURITY.md §2.2: 256-512 KiB; the kernel doubles
+ * the value). Bounds the kernel memory one slow TCP viewer can pin. */
+#define RD_VSERVER_SNDBUF_BYTES (256 * 1024)
+/* Interleaved frames a viewer may send per second (RTCP receiver reports come a few per
+ * second). More in one second: dropped and counted; RD_VSERVER_FRAMES_ABUSE in one second
+ * closes the connection. */
+#define RD_VSERVER_FRAMES_PER_S 50
+#define RD_VSERVER_FRAMES_ABUSE 500
+/* UDP sessions per peer IP (SECURITY.md §3.2 rule 6). More: 453. */
+#define RD_VSERVER_UDP_SESSIONS_PER_IP 16
+/* A session set up and never played is ended this long after its SETUP (SECURITY.md §2.2,
+ * SETUP -> PLAY window). */
+#define RD_VSERVER_SETUP_PLAY_S 30
+/* Datagrams read from one server_port socket per wakeup (viewers' RTCP), so a flood on one
+ * socket cannot hold the loop. The rest waits for the next iteration. */
+#define RD_VSERVER_RTCP_READ_BATCH 64
+/* While output backpressure holds on a connection whose output belongs to the fanout
+ * (control bytes queued above RD_RTSP_MAX_QUEUED_OUTPUT), the queue is checked this often. */
+#define RD_VSERVER_POLL_MS 20
+/* Session ids remembered in the lookup table's buckets (power of two). */
+#define RD_VSERVER_SESSION_BUCKETS 1024
+/* Retry-After of a 503 for a camera that is disabled or in its long pause (seconds). */
+#define RD_VSERVER_RETRY_AFTER_S 5
+/* Listen backlog of the viewer port. */
+#define RD_VSERVER_BACKLOG 1024
+
+/* ---- Camera puller (relay-agent/puller.c) ---------------------------------------------- */
+
+/* TCP connect to a camera, from socket() to writable. Later: the attempt fails ("connect"),
+ * reconnect with backoff (SECURITY.md §2.2: 5 s). */
+#define RD_PULL_CONNECT_TIMEOUT_S 5
+/* One request to a camera, sent to its whole response received. Later: the attempt fails
+ * ("timeout"), reconnect with backoff (SECURITY.md §2.2: 10 s). */
+#define RD_PULL_STEP_TIMEOUT_S 10
+/* No RTP at all this long after PLAY (or since the last packet): the attempt fails
+ * ("no_media") and reconnects (SECURITY.md §2.2). */
+#define RD_PULL_NO_MEDIA_S 5
+/* A UDP pull that has received no packet this long after PLAY is torn down and retried over
+ * TCP interleaved, which is then kept for this camera until its source changes. */
+#define RD_PULL_UDP_FALLBACK_S 3
+/* Reconnect backoff: first delay, doubling up to the maximum, each delay +-JITTER_PCT percent
+ * (so cameras restarting together are not hit in step). Reset once a session has played for
+ * RESET_S. */
+#define RD_PULL_BACKOFF_MIN_S      1
+#define RD_PULL_BACKOFF_MAX_S      30
+#define RD_PULL_BACKOFF_JITTER_PCT 20
+#define RD_PULL_BACKOFF_RESET_S    30
+/* Consecutive attempts whose credentials the camera refused (a 401 answering our
+ * Authorization). Reached: state FAILED and AUTH_PAUSE_S before the next attempt, so a camera
+ * account with a lockout policy is never locked by the relay (SECURITY.md §2.2: 5 min). */
+#define RD_PULL_AUTH_FAILS_MAX 3
+#define RD_PULL_AUTH_PAUSE_S   300
+/* A permanent refusal (403, 404, 410, an unusable URL or host): state FAILED, this pause. */
+#define RD_PULL_REFUSED_PAUSE_S 60
+/* 301/302 redirects followed on DESCRIBE within one attempt, only to rtsp:// URLs on the
+ * camera's own host. More: the attempt fails ("redirect"). */
+#define RD_PULL_MAX_REDIRECTS 3
+/* The relay's RTCP receiver reports to the camera, per track (RFC 3550 §6.2 minimum). */
+#define RD_PULL_RR_INTERVAL_S 5
+/* Camera session timeout (Session: id;timeout=N, RFC 2326 §12.37): 60 when absent; a value
+ * outside MIN..MAX is clamped (keepalives go out at half of it). */
+#define RD_PULL_SESSION_TIMEOUT_MIN_S 2
+#define RD_PULL_SESSION_TIMEOUT_MAX_S 3600
+/* Bytes of stray empty lines between interleaved frames accepted per connection (some
+ * cameras send CRLF after a body); more: the attempt fails ("protocol"). */
+#define RD_PULL_MAX_STRAY_BYTES 4096
+/* Datagrams or TCP reads handled per wakeup of one socket, so one camera cannot starve the
+ * loop; the rest is read on the next iteration. */
+#define RD_PULL_READS_PER_WAKEUP 64
 
 #endif
