@@ -627,7 +627,10 @@ bclient_source_parse(const char *camera_id, const char *body, size_t len, struct
                || !no_ctl(src->password)) {
         bad = "password";
     } else if ((rc = json_str_copy(o, "transport", transport, sizeof(transport))) != RD_OK
-               || (strcmp(transport, "tcp") != 0 && strcmp(transport, "udp") != 0)) {
+               || (strcmp(transport, "auto") != 0 && strcmp(transport, "tcp") != 0
+                   && strcmp(transport, "udp") != 0)) {
+        /* "auto" is the registry's default: the relay picks, and it picks TCP interleaved
+         * (one connection, no NAT or firewall questions on the camera side). */
         bad = "transport";
     } else if ((rc = json_bool(o, "always_on", &src->always_on)) != RD_OK) {
         bad = "always_on";

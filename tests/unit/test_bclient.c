@@ -653,6 +653,13 @@ test_parsers(void **state)
     assert_int_equal(strlen(src.password), RD_REG_CRED_MAX);
     assert_int_equal(src.registry_version, 7);
     assert_true(src.enabled);
+    /* The registry's default transport "auto": the relay pulls over TCP. */
+    static const char auto_src[] =
+        "{\"id\":\"lobby\",\"url\":\"rtsp://h/\",\"user\":\"\",\"password\":\"\","
+        "\"transport\":\"auto\",\"always_on\":false,\"enabled\":true,\"registry_version\":3}";
+    assert_int_equal(bclient_source_parse("lobby", auto_src, strlen(auto_src), &src, &field),
+                     RD_OK);
+    assert_int_equal(src.transport, CAMERA_TRANSPORT_TCP);
     rep('a', RD_REG_URL_MAX + 1, url_max);
     memcpy(url_max, "rtsp://h/", 9);
     rep('c', RD_REG_CRED_MAX + 1, cred_max);
