@@ -87,6 +87,7 @@ struct listener {
     struct conn *spare; /* free list */
     size_t n_open, n_spare;
     uint64_t next_id;
+    unsigned accept_iter; /* ev_iteration() of the last accept_cb */
     bool draining;
     struct log_ctx log;
     struct rtsp_msg msg; /* parser scratch: one request is parsed at a time */
@@ -648,7 +649,15 @@ accept_cb(struct ev_loop *loop, ev_io *w, int revents)
     (void)revents;
     struct listener *l = RD_CONTAINER_OF(w, struct listener, accept_io);
     double now = mono();
-    for (int i = 0; i < RD_ACCEPT_BATCH; i++) {
+    /* Ready again in the very next loop iteration: connections queue up, take a batch (and
+     * learn the queue is empty from EAGAIN). Otherwise, at moderate rates, one connection per
+     * wakeup is the rule: accept one and let level-triggered epoll report the socket again
+     * if more wait, which saves the accept that would only say EAGAIN (nginx's default,
+     * multi_accept off). */
+    unsigned iter = ev_iteration(loop);
+    int batch = iter == l->accept_iter + 1 ? RD_ACCEPT_BATCH : 1;
+    l->accept_iter = iter;
+    for (int i = 0; i < batch; i++) {
         struct sockaddr_storage ss;
         socklen_t len = sizeof(ss);
         int fd = net_accept(l->fd, &ss, &len);
