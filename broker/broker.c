@@ -597,6 +597,9 @@ writer_main(void *arg)
     pthread_mutex_unlock(&w->mu);
     return NULL;
 }
+/* Rows of pair arrays the writer keeps between batches (larger ones are freed). */
+#define WRITER_KEEP_ROWS 1024
+
 static void writer_stop(struct broker *b);
 
 /* Loop thread: applies the result of a finished job, if there is one. When the thread could
@@ -628,6 +631,19 @@ writer_finish(struct broker_writer *w)
         return;
     w->busy = false;
     (void)flush_result(b, rc, w->took_sample, w->wall_s, w->n_decisions, err);
+    /* A large batch (a fleet of relays starting: thousands of pairs) leaves large arrays;
+     * steady flushes need few pairs. Give them back rather than keep two sets at their peak
+     * (the RSS budget of issue 3). */
+    if (w->cap_pairs > WRITER_KEEP_ROWS) {
+        free(w->pairs);
+        w->pairs = NULL;
+        w->cap_pairs = 0;
+    }
+    if (w->cap_removed > WRITER_KEEP_ROWS) {
+        free(w->removed);
+        w->removed = NULL;
+        w->cap_removed = 0;
+    }
 }
 
 static void
