@@ -563,6 +563,9 @@ struct broker_writer {
     struct reg_decision decisions[BROKER_DECISIONS_KEPT];
 };
 
+/* Page cache of the writer's connection: it only writes soft-state rows. */
+#define BROKER_WRITER_CACHE_KIB 256
+
 static void *
 writer_main(void *arg)
 {
@@ -570,6 +573,10 @@ writer_main(void *arg)
     /* Opened here, not in broker_start: the loop does not wait for it. */
     char msg[RD_ERRBUF_LEN];
     int orc = registry_open(w->path, &w->reg, msg, sizeof(msg));
+    /* Best effort: a refusal only leaves SQLite's default cache (no logging off the loop
+     * thread; the log file may be reopened there at any time). */
+    if (orc == RD_OK)
+        (void)registry_cache_limit(w->reg, BROKER_WRITER_CACHE_KIB);
     pthread_mutex_lock(&w->mu);
     if (orc != RD_OK) {
         w->open_failed = true;

@@ -1108,6 +1108,16 @@ registry_close(struct registry *reg)
     free(reg);
 }
 
+int
+registry_cache_limit(struct registry *reg, unsigned kib)
+{
+    char sql[64];
+    int n = snprintf(sql, sizeof(sql), "PRAGMA cache_size = -%u", kib);
+    if (n < 0 || (size_t)n >= sizeof(sql))
+        return RD_EDB;
+    return sqlite3_exec(reg->db, sql, NULL, NULL, NULL) == SQLITE_OK ? RD_OK : RD_EDB;
+}
+
 const char *
 registry_errmsg(const struct registry *reg)
 {

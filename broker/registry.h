@@ -174,6 +174,11 @@ void registry_close(struct registry *reg);
  * cameras.id (already exists)"). Never contains secrets. Valid until the next call on reg. */
 const char *registry_errmsg(const struct registry *reg);
 
+/* Caps this connection's page cache at kib KiB (PRAGMA cache_size; SQLite's default is 2 MiB
+ * per connection). The registry writer's connection only appends soft state, so a small
+ * cache costs it nothing and keeps the daemon's RSS down. Returns RD_OK or RD_EDB. */
+int registry_cache_limit(struct registry *reg, unsigned kib);
+
 /* Refines the last RD_EDB; REG_FAIL_NONE after a success. */
 enum reg_fail registry_last_fail(const struct registry *reg);
 
