@@ -724,7 +724,7 @@ cam_forget(struct cameras *t, size_t i)
 void
 cameras_registry_changed(struct cameras *t, uint64_t version)
 {
-    RD_LOG(RD_LOG_INFO, NULL, "registry changed version=%llu: refreshing camera sources",
+    RD_LOG(RD_LOG_INFO, NULL, "refreshing camera sources for a new registry version version=%llu",
            (unsigned long long)version);
     for (size_t i = t->n; i-- > 0;) {
         struct camera *c = t->cams[i];

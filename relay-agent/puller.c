@@ -871,9 +871,10 @@ puller_new(const struct puller_env *env, const struct camera_source *src,
     p->cb = cb;
     p->arg = arg;
     p->fd = -1;
+    /* Same key as the camera table's lines (camera ids are [A-Za-z0-9_-]: no quoting). */
     char sample[LOG_SAMPLE_BUF];
     (void)log_ctx_set(
-        &p->log, "cam=%s",
+        &p->log, "camera=%s",
         log_sanitize(sample, sizeof(sample), src->id, strnlen(src->id, sizeof(src->id))));
     take_source(p, src);
     if (!p->src_usable) {
