@@ -214,6 +214,7 @@ public_names = broker.test
 {extra_conf}""")
     p = h.spawn("broker", [args.broker, "-c", conf])
     wait_port(rtsp_port, 15)
+    wait_port(admin_port, 15)
     return p, rtsp_port, admin_port, keys, conf
 
 
