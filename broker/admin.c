@@ -1361,7 +1361,7 @@ stats(struct admin *a, struct MHD_Connection *conn)
     struct relay_view_stats vs;
     relay_view_get_stats(b->view, &vs);
     struct registry_stats rs;
-    registry_stats_get(b->reg, &rs);
+    broker_registry_stats(b, &rs);
     uint64_t version = 0;
     bool have_version = registry_version(b->reg, &version) == RD_OK;
     json_t *j = json_pack(

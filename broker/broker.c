@@ -10,6 +10,8 @@
 #include <fcntl.h>
 #include <ifaddrs.h>
 #include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -121,6 +123,7 @@ on_request(void *ctx, const struct rtsp_msg *msg, const struct listener_peer *pe
         .self = b->self,
         .cands = b->cands,
         .cands_cap = RD_BROKER_MAX_RELAYS,
+        .jti_pool = b->jti_pool,
         .metrics = &b->metrics,
         .decide = on_decision,
         .decide_ctx = b,
@@ -419,8 +422,10 @@ batch_decisions(struct broker *b, struct broker_flush *f)
     return n;
 }
 
-int
-broker_flush(struct broker *b)
+/* Collects what changed into f's arrays and fills *batch (pointing into them). Returns RD_OK
+ * (batch may be empty) or RD_EDB when memory ran out (the next flush resyncs). */
+static int
+flush_prepare(struct broker *b, struct registry_load_batch *batch)
 {
     struct broker_flush *f = b->flush;
     f->now = broker_now(b);
@@ -441,7 +446,7 @@ broker_flush(struct broker *b)
         f->resync = true;
         return RD_EDB;
     }
-    struct registry_load_batch batch = {
+    *batch = (struct registry_load_batch){
         .now = f->wall_s,
         .pairs = f->pairs,
         .n_pairs = f->n_pairs,
@@ -453,16 +458,49 @@ broker_flush(struct broker *b)
         .decisions = f->decisions,
         .n_decisions = batch_decisions(b, f),
     };
-    if (batch.n_pairs == 0 && batch.n_removed == 0 && batch.n_loads == 0 && batch.n_decisions == 0
-        && !batch.take_sample)
-        return RD_OK;
-    rc = registry_flush_load(b->reg, &batch);
+    return RD_OK;
+}
+
+static bool
+batch_empty(const struct registry_load_batch *batch)
+{
+    return batch->n_pairs == 0 && batch->n_removed == 0 && batch->n_loads == 0
+           && batch->n_decisions == 0 && !batch->take_sample;
+}
+
+/* The decisions of a batch leave the ring's unflushed count when the batch is written (or
+ * handed to the writer); a failed write puts them back for the retry (they are still the
+ * newest unflushed entries of the ring unless newer ones pushed them out). */
+static void
+decisions_taken(struct broker *b)
+{
+    b->decisions.unflushed = 0;
+}
+
+static void
+decisions_returned(struct broker *b, size_t n)
+{
+    struct broker_decisions *r = &b->decisions;
+    size_t total = (size_t)r->unflushed + n;
+    if (total > BROKER_DECISIONS_KEPT) {
+        r->overflowed += total - BROKER_DECISIONS_KEPT;
+        total = BROKER_DECISIONS_KEPT;
+    }
+    r->unflushed = (uint32_t)total;
+}
+
+/* Applies the outcome of writing a batch with n_decisions decisions (taken out of the ring
+ * before the write). errmsg: the registry's message for a failure. */
+static int
+flush_result(struct broker *b, int rc, bool took_sample, int64_t wall_s, size_t n_decisions,
+             const char *errmsg)
+{
+    struct broker_flush *f = b->flush;
     if (rc == RD_OK) {
         b->metrics.flushes_ok++;
-        b->decisions.unflushed = 0;
         f->resync = false;
-        if (batch.take_sample)
-            f->last_sample_s = f->wall_s;
+        if (took_sample)
+            f->last_sample_s = wall_s;
         if (b->db_degraded)
             RD_LOG(RD_LOG_NOTICE, NULL, "registry writes work again");
         b->db_degraded = false;
@@ -472,16 +510,316 @@ broker_flush(struct broker *b)
     f->resync = true; /* the collected changes are gone: rewrite everything next time */
     if (rc == RD_EPROTO || rc == RD_ELIMIT) {
         /* A row the registry refuses would be refused forever: drop the decisions. */
-        RD_LOG(RD_LOG_ERR, NULL, "registry flush refused a row error=\"%s\"",
-               registry_errmsg(b->reg));
-        b->decisions.unflushed = 0;
+        RD_LOG(RD_LOG_ERR, NULL, "registry flush refused a row error=\"%s\"", errmsg);
+    } else {
+        decisions_returned(b, n_decisions);
     }
     if (!b->db_degraded)
         RD_LOG(RD_LOG_WARN, NULL,
-               "registry writes failing, redirects go on from memory error=\"%s\"",
-               registry_errmsg(b->reg));
+               "registry writes failing, redirects go on from memory error=\"%s\"", errmsg);
     b->db_degraded = true;
     return RD_EDB;
+}
+
+/* ---- Registry writer thread ---------------------------------------------------------------
+ * The per-second soft-state flush is an SQLite transaction: about 1-2 ms for 200 loads and
+ * 256 decisions, 20-35 ms when 10,000 pairs change at once (a fleet of relays starting), and
+ * more when a WAL checkpoint falls into it. On the loop thread that stalls every viewer
+ * waiting behind it (the p99 of docs/benchmarks.md). So the daemon writes soft state from one
+ * dedicated thread with its own registry connection: the loop collects the batch (in memory,
+ * microseconds), swaps the batch arrays with the writer's, and goes on; the writer commits and
+ * reports back through an ev_async. One batch is in flight at most: while it is, later ticks
+ * collect nothing (the relay view's dirty set and the decision ring keep accumulating,
+ * bounded as always). Only registry.c includes sqlite3.h; configuration writes and reads stay
+ * on the loop thread's connection (WAL: readers never wait for the writer; a configuration
+ * write waits at most RD_REG_BUSY_TIMEOUT_MS for a flush in progress). */
+struct broker_writer {
+    struct broker *b;
+    struct ev_loop *loop;
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;    /* to the writer: a job or quit; to waiters: job done */
+    ev_async done;        /* writer -> loop: the job is done */
+    struct registry *reg; /* the writer's connection; used by the writer thread only */
+    bool busy;            /* loop side: a job is handed over and its result not applied */
+    bool took_sample;     /* loop side: what the job in flight carries */
+    int64_t wall_s;
+    size_t n_decisions;
+    char path[sizeof(((struct broker_conf *)0)->database)];
+    /* Under mu: */
+    bool have_job, job_done, quit;
+    bool open_failed; /* the thread could not open its connection and ended (job_err says why) */
+    int job_rc;
+    char job_err[RD_ERRBUF_LEN];
+    struct registry_stats stats; /* of reg, after the last job */
+    /* The job, owned by the writer while have_job; arrays swapped with struct broker_flush. */
+    struct registry_load_batch batch;
+    struct reg_pair *pairs;
+    size_t cap_pairs;
+    struct reg_pair_key *removed;
+    size_t cap_removed;
+    struct reg_load *loads;
+    size_t cap_loads;
+    struct reg_decision decisions[BROKER_DECISIONS_KEPT];
+};
+
+static void *
+writer_main(void *arg)
+{
+    struct broker_writer *w = arg;
+    /* Opened here, not in broker_start: the loop does not wait for it. */
+    char msg[RD_ERRBUF_LEN];
+    int orc = registry_open(w->path, &w->reg, msg, sizeof(msg));
+    pthread_mutex_lock(&w->mu);
+    if (orc != RD_OK) {
+        w->open_failed = true;
+        (void)rd_str_copy(w->job_err, sizeof(w->job_err), rd_str_cstr(msg));
+        pthread_cond_broadcast(&w->cv);
+        pthread_mutex_unlock(&w->mu);
+        ev_async_send(w->loop, &w->done);
+        return NULL;
+    }
+    for (;;) {
+        while (!w->have_job && !w->quit)
+            pthread_cond_wait(&w->cv, &w->mu);
+        if (!w->have_job)
+            break; /* quit */
+        pthread_mutex_unlock(&w->mu);
+        int rc = registry_flush_load(w->reg, &w->batch);
+        pthread_mutex_lock(&w->mu);
+        w->job_rc = rc;
+        (void)rd_str_copy(w->job_err, sizeof(w->job_err), rd_str_cstr(registry_errmsg(w->reg)));
+        registry_stats_get(w->reg, &w->stats);
+        w->have_job = false;
+        w->job_done = true;
+        pthread_cond_broadcast(&w->cv);
+        ev_async_send(w->loop, &w->done);
+    }
+    pthread_mutex_unlock(&w->mu);
+    return NULL;
+}
+/* Rows of pair arrays the writer keeps between batches (larger ones are freed). */
+#define WRITER_KEEP_ROWS 1024
+
+static void writer_stop(struct broker *b);
+
+/* Loop thread: applies the result of a finished job, if there is one. When the thread could
+ * not open its connection, flushes go back to the loop (a job handed over is written now). */
+static void
+writer_finish(struct broker_writer *w)
+{
+    char err[RD_ERRBUF_LEN];
+    pthread_mutex_lock(&w->mu);
+    bool done = w->job_done, failed = w->open_failed;
+    int rc = w->job_rc;
+    memcpy(err, w->job_err, sizeof(err));
+    w->job_done = false;
+    pthread_mutex_unlock(&w->mu);
+    struct broker *b = w->b;
+    if (failed) {
+        RD_LOG(RD_LOG_WARN, NULL,
+               "registry writer thread not started, flushes run on the loop error=\"%s\"", err);
+        if (w->busy) {
+            w->busy = false;
+            rc = registry_flush_load(b->reg, &w->batch);
+            (void)flush_result(b, rc, w->took_sample, w->wall_s, w->n_decisions,
+                               registry_errmsg(b->reg));
+        }
+        writer_stop(b);
+        return;
+    }
+    if (!done)
+        return;
+    w->busy = false;
+    (void)flush_result(b, rc, w->took_sample, w->wall_s, w->n_decisions, err);
+    /* A large batch (a fleet of relays starting: thousands of pairs) leaves large arrays;
+     * steady flushes need few pairs. Give them back rather than keep two sets at their peak
+     * (the RSS budget of issue 3). */
+    if (w->cap_pairs > WRITER_KEEP_ROWS) {
+        free(w->pairs);
+        w->pairs = NULL;
+        w->cap_pairs = 0;
+    }
+    if (w->cap_removed > WRITER_KEEP_ROWS) {
+        free(w->removed);
+        w->removed = NULL;
+        w->cap_removed = 0;
+    }
+}
+
+static void
+writer_done_cb(struct ev_loop *loop, ev_async *a, int revents)
+{
+    (void)loop;
+    (void)revents;
+    writer_finish(RD_CONTAINER_OF(a, struct broker_writer, done));
+}
+
+/* Loop thread: waits for the job in flight, if any, and applies its result. */
+static void
+writer_wait(struct broker_writer *w)
+{
+    if (w == NULL || !w->busy)
+        return;
+    pthread_mutex_lock(&w->mu);
+    while (!w->job_done && !w->open_failed)
+        pthread_cond_wait(&w->cv, &w->mu);
+    pthread_mutex_unlock(&w->mu);
+    writer_finish(w);
+}
+
+#define SWAP(T, a, b)                                                                              \
+    do {                                                                                           \
+        T swap_tmp_ = (a);                                                                         \
+        (a) = (b);                                                                                 \
+        (b) = swap_tmp_;                                                                           \
+    } while (0)
+
+/* Loop thread, writer idle: hands the collected batch over (array swaps, no copies except the
+ * decisions). */
+static void
+writer_handoff(struct broker *b, const struct registry_load_batch *batch)
+{
+    struct broker_writer *w = b->writer;
+    struct broker_flush *f = b->flush;
+    SWAP(struct reg_pair *, f->pairs, w->pairs);
+    SWAP(size_t, f->cap_pairs, w->cap_pairs);
+    SWAP(struct reg_pair_key *, f->removed, w->removed);
+    SWAP(size_t, f->cap_removed, w->cap_removed);
+    SWAP(struct reg_load *, f->loads, w->loads);
+    SWAP(size_t, f->cap_loads, w->cap_loads);
+    if (batch->n_decisions > 0)
+        memcpy(w->decisions, batch->decisions, batch->n_decisions * sizeof(w->decisions[0]));
+    w->took_sample = batch->take_sample;
+    w->wall_s = f->wall_s;
+    w->n_decisions = batch->n_decisions;
+    decisions_taken(b);
+    w->busy = true;
+    pthread_mutex_lock(&w->mu);
+    w->batch = *batch;
+    w->batch.pairs = w->pairs;
+    w->batch.removed = w->removed;
+    w->batch.loads = w->loads;
+    w->batch.decisions = w->decisions;
+    w->have_job = true;
+    pthread_cond_broadcast(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+}
+
+static void
+writer_free(struct broker_writer *w)
+{
+    registry_close(w->reg);
+    free(w->pairs);
+    free(w->removed);
+    free(w->loads);
+    free(w);
+}
+
+void
+broker_writer_start(struct broker *b)
+{
+    if (b->writer != NULL || strcmp(b->conf.database, ":memory:") == 0)
+        return;
+    struct broker_writer *w = calloc(1, sizeof(*w));
+    if (w == NULL) {
+        RD_LOG(RD_LOG_WARN, NULL, "registry writer thread not started error=\"out of memory\"");
+        return;
+    }
+    memcpy(w->path, b->conf.database, sizeof(w->path));
+    w->b = b;
+    w->loop = b->loop;
+    ev_async_init(&w->done, writer_done_cb);
+    if (pthread_mutex_init(&w->mu, NULL) != 0) {
+        writer_free(w);
+        return;
+    }
+    if (pthread_cond_init(&w->cv, NULL) != 0) {
+        pthread_mutex_destroy(&w->mu);
+        writer_free(w);
+        return;
+    }
+    /* Signals stay with the loop thread (libev's handlers). */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    int rc = pthread_create(&w->thread, NULL, writer_main, w);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (rc != 0) {
+        RD_LOG(RD_LOG_WARN, NULL, "registry writer thread not started errno=%d", rc);
+        pthread_cond_destroy(&w->cv);
+        pthread_mutex_destroy(&w->mu);
+        writer_free(w);
+        return;
+    }
+    ev_async_start(b->loop, &w->done);
+    b->writer = w;
+}
+
+static void
+writer_stop(struct broker *b)
+{
+    struct broker_writer *w = b->writer;
+    if (w == NULL)
+        return;
+    b->writer = NULL; /* writer_wait -> writer_finish may come back here */
+    writer_wait(w);
+    pthread_mutex_lock(&w->mu);
+    w->quit = true;
+    pthread_cond_broadcast(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+    pthread_join(w->thread, NULL);
+    ev_async_stop(b->loop, &w->done);
+    pthread_cond_destroy(&w->cv);
+    pthread_mutex_destroy(&w->mu);
+    writer_free(w);
+}
+
+void
+broker_registry_stats(const struct broker *b, struct registry_stats *out)
+{
+    registry_stats_get(b->reg, out);
+    struct broker_writer *w = b->writer;
+    if (w == NULL)
+        return;
+    pthread_mutex_lock(&w->mu);
+    out->commits += w->stats.commits;
+    out->flushes += w->stats.flushes;
+    out->flush_failures += w->stats.flush_failures;
+    out->rows_skipped += w->stats.rows_skipped;
+    pthread_mutex_unlock(&w->mu);
+}
+
+int
+broker_flush(struct broker *b)
+{
+    writer_wait(b->writer);
+    struct registry_load_batch batch;
+    if (flush_prepare(b, &batch) != RD_OK)
+        return RD_EDB;
+    if (batch_empty(&batch))
+        return RD_OK;
+    decisions_taken(b);
+    int rc = registry_flush_load(b->reg, &batch);
+    return flush_result(b, rc, batch.take_sample, b->flush->wall_s, batch.n_decisions,
+                        registry_errmsg(b->reg));
+}
+
+/* The tick's flush: through the writer thread when there is one. */
+static void
+flush_tick(struct broker *b)
+{
+    struct broker_writer *w = b->writer;
+    if (w == NULL) {
+        (void)broker_flush(b);
+        return;
+    }
+    if (w->busy)
+        return; /* one batch in flight: the changes wait for the next tick */
+    struct registry_load_batch batch;
+    if (flush_prepare(b, &batch) != RD_OK || batch_empty(&batch))
+        return;
+    writer_handoff(b, &batch);
 }
 
 /* ---- Tick ---------------------------------------------------------------------------------- */
@@ -521,7 +859,7 @@ broker_tick(struct broker *b)
         RD_LOG(RD_LOG_WARN, NULL, "registry version unreadable error=\"%s\"",
                registry_errmsg(b->reg));
     }
-    (void)broker_flush(b);
+    flush_tick(b);
 }
 
 static void
@@ -548,10 +886,12 @@ broker_init(struct broker *b, struct ev_loop *loop, const struct broker_conf *co
     b->self = calloc(1, sizeof(*b->self));
     b->cands = calloc(RD_BROKER_MAX_RELAYS, sizeof(*b->cands));
     b->flush = calloc(1, sizeof(*b->flush));
-    if (b->self == NULL || b->cands == NULL || b->flush == NULL) {
+    b->jti_pool = malloc(sizeof(*b->jti_pool));
+    if (b->self == NULL || b->cands == NULL || b->flush == NULL || b->jti_pool == NULL) {
         rd_errbuf_set(err, "out of memory");
         return RD_ENOMEM;
     }
+    rd_rand_pool_init(b->jti_pool);
     if (rd_random_bytes(b->nonce_key, sizeof(b->nonce_key)) != RD_OK) {
         rd_errbuf_set(err, "no random bytes for the Digest nonce key");
         return RD_EIO;
@@ -617,6 +957,7 @@ broker_start(struct broker *b, struct rd_errbuf *err)
             return RD_EDB;
         }
     }
+    broker_writer_start(b);
     ev_timer_set(&b->tick, 1.0, 1.0);
     ev_timer_start(b->loop, &b->tick);
     return RD_OK;
@@ -631,6 +972,7 @@ broker_close(struct broker *b)
     }
     listener_destroy(b->rtsp);
     b->rtsp = NULL;
+    writer_stop(b); /* before the view and the registry: its result is applied to them */
     relay_view_destroy(b->view);
     b->view = NULL;
     catalog_free(b->cat);
@@ -650,6 +992,10 @@ broker_close(struct broker *b)
     b->self = NULL;
     free(b->cands);
     b->cands = NULL;
+    if (b->jti_pool != NULL)
+        rd_rand_pool_wipe(b->jti_pool);
+    free(b->jti_pool);
+    b->jti_pool = NULL;
     rd_cleanse(b->nonce_key, sizeof(b->nonce_key));
     rd_cleanse(b->admin_token, sizeof(b->admin_token));
 }

@@ -21,6 +21,9 @@ struct admin;
 struct router_self;
 struct policy_candidate;
 struct broker_flush;
+struct rd_rand_pool;
+struct broker_writer;
+struct registry_stats;
 
 /* The configuration file (broker_conf.c holds the table: keys, bounds, defaults, help). */
 struct broker_conf {
@@ -94,6 +97,10 @@ struct broker {
     bool stopping;                  /* SIGTERM/SIGINT seen: draining connections */
     double stop_deadline;           /* broker_now() after which the loop ends anyway */
     ev_timer stop_timer;            /* polls the drain while stopping */
+    /* Added for performance (issue 3, docs/benchmarks.md): */
+    struct rd_rand_pool *jti_pool; /* owned; token jti bytes, one CSPRNG call per 512 tokens */
+    struct broker_writer *writer;  /* owned; the registry writer thread (broker_start), or NULL:
+                                    * soft-state flushes then run on the loop */
 };
 
 /* Records a decision in the ring (router and admin). Borrows d. */
@@ -130,15 +137,28 @@ void broker_close(struct broker *b);
 int broker_read_admin_token(struct broker *b, struct rd_errbuf *err);
 
 /* One tick now (the 1 s timer calls it; tests call it directly): health transitions logged
- * and counted, catalog reloaded when the registry version moved, then broker_flush. */
+ * and counted, catalog reloaded when the registry version moved, then the flush: handed to the
+ * registry writer thread when broker_start started one (skipped while its previous batch is
+ * still being written; the result is applied on the loop when it is done), else broker_flush. */
 void broker_tick(struct broker *b);
 
 /* Writes what changed since the last flush (pairs, loads, a load sample every
- * RD_REG_SAMPLE_INTERVAL_S, unflushed decisions) in one registry transaction; after a failure
+ * RD_REG_SAMPLE_INTERVAL_S, unflushed decisions) in one registry transaction on the loop's
+ * connection, now (first waiting for the writer thread's batch in flight, if any: shutdown
+ * and tests get everything written when it returns); after a failure
  * the next successful flush rewrites the whole mapping. Sets db_degraded on failure and clears
  * it on success (each change logged once). Returns RD_OK (also when there was nothing to
  * write) or RD_EDB. */
 int broker_flush(struct broker *b);
+
+/* Starts the registry writer thread (broker_start calls it; tests call it directly): soft-state
+ * flushes of the tick then run on their own connection, off the loop (see broker_tick). The
+ * thread opens its connection itself; if that fails (logged once) or the thread cannot start,
+ * or the database is ":memory:" (no second connection to it), flushes stay on the loop. */
+void broker_writer_start(struct broker *b);
+
+/* Statistics of the registry connections: the loop's and the writer thread's, added up. */
+void broker_registry_stats(const struct broker *b, struct registry_stats *out);
 
 /* SIGTERM/SIGINT: stop accepting, close idle connections, let pending responses finish for at
  * most RD_SHUTDOWN_GRACE_S, then flush and end the loop. Idempotent. */

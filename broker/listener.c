@@ -4,6 +4,7 @@
  * ev_timer_again, and deferred frees from an ev_prepare watcher (redis freeClientAsync). */
 #include "listener.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdlib.h>
@@ -86,6 +87,7 @@ struct listener {
     struct conn *spare; /* free list */
     size_t n_open, n_spare;
     uint64_t next_id;
+    unsigned accept_iter; /* ev_iteration() of the last accept_cb */
     bool draining;
     struct log_ctx log;
     struct rtsp_msg msg; /* parser scratch: one request is parsed at a time */
@@ -491,25 +493,73 @@ conn_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 
 /* ---- Accepting ----------------------------------------------------------------------------- */
 
+/* Decimal digits of v into out (at least 21 bytes); returns their number. */
+static size_t
+u64_text(uint64_t v, char *out)
+{
+    char rev[20];
+    size_t n = 0;
+    do {
+        rev[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v != 0);
+    for (size_t i = 0; i < n; i++)
+        out[i] = rev[n - 1 - i];
+    return n;
+}
+
 /* The peer's address text, and the address alone with IPv4-mapped IPv6 unmapped (the form
- * url_token.h asks for). */
+ * url_token.h asks for): one inet_ntop per connection (this runs for every viewer). */
 static void
 peer_text(const struct sockaddr_storage *ss, socklen_t len, char *addr, char *ip)
 {
-    if (net_format_addr((const struct sockaddr *)ss, len, addr, NET_ADDR_STRLEN) != RD_OK)
+    char text[NET_IP_STRLEN];
+    if (net_format_ip((const struct sockaddr *)ss, len, text, sizeof(text)) != RD_OK) {
         memcpy(addr, "?", 2);
-    const struct sockaddr_in6 *v6 = (const struct sockaddr_in6 *)(const void *)ss;
-    if (ss->ss_family == AF_INET6 && IN6_IS_ADDR_V4MAPPED(&v6->sin6_addr)) {
+        memcpy(ip, "?", 2);
+        return;
+    }
+    bool v6 = ss->ss_family == AF_INET6;
+    const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)(const void *)ss;
+    const struct sockaddr_in *sin = (const struct sockaddr_in *)(const void *)ss;
+    uint16_t port = ntohs(v6 ? sin6->sin6_port : sin->sin_port);
+    size_t tl = strlen(text), o = 0;
+    /* "[" + text + "]:" + 5 digits + NUL fits NET_ADDR_STRLEN (INET6_ADDRSTRLEN + 8). */
+    if (v6)
+        addr[o++] = '[';
+    memcpy(addr + o, text, tl);
+    o += tl;
+    if (v6)
+        addr[o++] = ']';
+    addr[o++] = ':';
+    o += u64_text(port, addr + o);
+    addr[o] = '\0';
+    if (v6 && IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr)) {
         struct sockaddr_in v4;
         memset(&v4, 0, sizeof(v4));
         v4.sin_family = AF_INET;
-        memcpy(&v4.sin_addr, v6->sin6_addr.s6_addr + 12, 4);
-        if (net_format_ip((const struct sockaddr *)&v4, sizeof(v4), ip, NET_IP_STRLEN) == RD_OK)
-            return;
-    } else if (net_format_ip((const struct sockaddr *)ss, len, ip, NET_IP_STRLEN) == RD_OK) {
+        memcpy(&v4.sin_addr, sin6->sin6_addr.s6_addr + 12, 4);
+        if (net_format_ip((const struct sockaddr *)&v4, sizeof(v4), ip, NET_IP_STRLEN) != RD_OK)
+            memcpy(ip, "?", 2);
         return;
     }
-    memcpy(ip, "?", 2);
+    memcpy(ip, text, tl + 1);
+}
+
+/* "conn=<id> peer=<addr>" without printf (every connection sets it, most never log). */
+_Static_assert(sizeof("conn= peer=") + 20 + NET_ADDR_STRLEN <= RD_LOG_MAX_CTX,
+               "the connection log prefix always fits");
+static void
+conn_log_prefix(struct log_ctx *log, uint64_t id, const char *addr)
+{
+    char *o = log->prefix;
+    memcpy(o, "conn=", 5);
+    o += 5;
+    o += u64_text(id, o);
+    memcpy(o, " peer=", 6);
+    o += 6;
+    size_t al = strlen(addr);
+    memcpy(o, addr, al + 1);
 }
 
 static void
@@ -566,12 +616,11 @@ conn_open(struct listener *l, int fd, const struct sockaddr_storage *ss, socklen
     c->accepted_at = c->idle_at = now;
     memcpy(c->addr, addr, sizeof(addr));
     memcpy(c->ip, ip, sizeof(ip));
-    (void)log_ctx_set(&c->log, "conn=%llu peer=%s", (unsigned long long)c->id, addr);
+    conn_log_prefix(&c->log, c->id, addr);
     rd_buf_init(&c->in, c->inmem, sizeof(c->inmem));
     ev_io_init(&c->io, conn_io_cb, fd, EV_READ);
     ev_init(&c->timer, conn_timer_cb);
-    if (net_set_nodelay(fd) != RD_OK)
-        RD_LOG(RD_LOG_DEBUG, &c->log, "TCP_NODELAY failed errno=%d", errno);
+    /* TCP_NODELAY comes from the listening socket: Linux copies it to accepted ones. */
     c->next = l->live;
     if (l->live != NULL)
         l->live->prev = c;
@@ -600,7 +649,15 @@ accept_cb(struct ev_loop *loop, ev_io *w, int revents)
     (void)revents;
     struct listener *l = RD_CONTAINER_OF(w, struct listener, accept_io);
     double now = mono();
-    for (int i = 0; i < RD_ACCEPT_BATCH; i++) {
+    /* Ready again in the very next loop iteration: connections queue up, take a batch (and
+     * learn the queue is empty from EAGAIN). Otherwise, at moderate rates, one connection per
+     * wakeup is the rule: accept one and let level-triggered epoll report the socket again
+     * if more wait, which saves the accept that would only say EAGAIN (nginx's default,
+     * multi_accept off). */
+    unsigned iter = ev_iteration(loop);
+    int batch = iter == l->accept_iter + 1 ? RD_ACCEPT_BATCH : 1;
+    l->accept_iter = iter;
+    for (int i = 0; i < batch; i++) {
         struct sockaddr_storage ss;
         socklen_t len = sizeof(ss);
         int fd = net_accept(l->fd, &ss, &len);
@@ -660,6 +717,10 @@ listener_start(struct ev_loop *loop, const struct listener_params *p, listener_r
         return fd;
     }
     l->fd = fd;
+    /* Set once here, inherited by every accepted socket (Linux clones the listener's TCP
+     * options): one setsockopt per listener instead of one per viewer. */
+    if (net_set_nodelay(fd) != RD_OK)
+        RD_LOG(RD_LOG_WARN, NULL, "TCP_NODELAY on the rtsp listener failed errno=%d", errno);
     if (net_local_port(fd, &l->port) != RD_OK)
         l->port = p->port;
     (void)log_ctx_set(&l->log, "rtsp=%s:%u", p->ip, (unsigned)l->port);

@@ -4,6 +4,7 @@
 #define _GNU_SOURCE /* getopt_long */
 #include <errno.h>
 #include <getopt.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -130,6 +131,9 @@ run(const struct broker_conf *conf)
         return 1;
     }
     raise_nofile(conf->max_conns);
+    /* Two threads (the loop and the registry writer, broker.c): one malloc arena is plenty,
+     * and a second one would keep its own high-water mark of SQLite pages (RSS budget). */
+    (void)mallopt(M_ARENA_MAX, 1);
     struct ev_loop *loop = ev_default_loop(EVFLAG_AUTO);
     if (loop == NULL) {
         fprintf(stderr, "rtsp-broker: no event loop backend\n");

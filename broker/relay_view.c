@@ -926,6 +926,25 @@ pull_counts(const struct relay_view *v, const struct rv_pull *p, double now)
            && fresh(v, &v->relays[p->relay], now);
 }
 
+static void
+cand_fill(const struct relay_view *v, const struct rv_relay *r, double now,
+          struct policy_candidate *c)
+{
+    *c = (struct policy_candidate){
+        .id = r->id,
+        .site = r->site,
+        .state = eff_state(r),
+        .healthy = r->healthy && fresh(v, r, now),
+        .cap_viewers = eff_cap(r->reg_cap_viewers, r->hb_cap_viewers),
+        .cap_egress_kbps = eff_cap(r->reg_cap_egress_kbps, r->hb_cap_egress_kbps),
+        .viewers = r->viewers,
+        .egress_kbps = r->egress_kbps,
+        .cpu_pct = r->cpu_pct,
+        .reserved_viewers = r->reserved_viewers,
+        .reserved_kbps = r->reserved_kbps,
+    };
+}
+
 int
 relay_view_snapshot_for(const struct relay_view *v, const struct policy_camera *camera, double now,
                         struct policy_candidate *cands, size_t cap, struct policy_input *in)
@@ -936,22 +955,8 @@ relay_view_snapshot_for(const struct relay_view *v, const struct policy_camera *
         return RD_ELIMIT;
     *in =
         (struct policy_input){.camera = *camera, .now = now, .cands = cands, .n_cands = v->n_live};
-    for (uint32_t k = 0; k < v->n_live; k++) {
-        const struct rv_relay *r = &v->relays[v->live[k]];
-        cands[k] = (struct policy_candidate){
-            .id = r->id,
-            .site = r->site,
-            .state = eff_state(r),
-            .healthy = r->healthy && fresh(v, r, now),
-            .cap_viewers = eff_cap(r->reg_cap_viewers, r->hb_cap_viewers),
-            .cap_egress_kbps = eff_cap(r->reg_cap_egress_kbps, r->hb_cap_egress_kbps),
-            .viewers = r->viewers,
-            .egress_kbps = r->egress_kbps,
-            .cpu_pct = r->cpu_pct,
-            .reserved_viewers = r->reserved_viewers,
-            .reserved_kbps = r->reserved_kbps,
-        };
-    }
+    for (uint32_t k = 0; k < v->n_live; k++)
+        cand_fill(v, &v->relays[v->live[k]], now, &cands[k]);
     if (!camera_id_ok(camera->id))
         return RD_OK; /* no such camera in the index; the caller's 404 path handles it */
     uint32_t ci = camera_find(v, camera->id);
@@ -964,6 +969,46 @@ relay_view_snapshot_for(const struct relay_view *v, const struct policy_camera *
         struct policy_candidate *c = &cands[v->relays[p->relay].live_pos];
         c->pulls = true;
         c->pull_viewers = p->viewers;
+        in->n_pullers++;
+    }
+    return RD_OK;
+}
+
+int
+relay_view_snapshot_pullers(const struct relay_view *v, const struct policy_camera *camera,
+                            double now, struct policy_candidate *cands, size_t cap,
+                            struct policy_input *in)
+{
+    if (camera->id == NULL || camera->site == NULL)
+        return RD_EPROTO;
+    if (cap < v->n_live)
+        return RD_ELIMIT;
+    *in = (struct policy_input){.camera = *camera, .now = now, .cands = cands, .n_cands = 0};
+    if (!camera_id_ok(camera->id))
+        return RD_OK;
+    uint32_t ci = camera_find(v, camera->id);
+    if (ci == NIL)
+        return RD_OK;
+    uint32_t pos[RD_BROKER_MAX_RELAYS]; /* live_pos of cands[k] */
+    for (uint32_t pi = v->cameras[ci].pull_head; pi != NIL; pi = v->pulls[pi].c_next) {
+        const struct rv_pull *p = &v->pulls[pi];
+        if (!pull_counts(v, p, now))
+            continue;
+        /* One pair per (relay, camera), so n_cands <= n_live <= both caps. Insert in live
+         * order, as relay_view_snapshot_for lists them (pullers are few: insertion is cheap). */
+        const struct rv_relay *r = &v->relays[p->relay];
+        if (in->n_cands >= RD_BROKER_MAX_RELAYS)
+            return RD_ELIMIT; /* cannot happen: max_relays <= RD_BROKER_MAX_RELAYS */
+        size_t k = in->n_cands++;
+        while (k > 0 && pos[k - 1] > r->live_pos) {
+            cands[k] = cands[k - 1];
+            pos[k] = pos[k - 1];
+            k--;
+        }
+        pos[k] = r->live_pos;
+        cand_fill(v, r, now, &cands[k]);
+        cands[k].pulls = true;
+        cands[k].pull_viewers = p->viewers;
         in->n_pullers++;
     }
     return RD_OK;

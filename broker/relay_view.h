@@ -181,6 +181,17 @@ int relay_view_snapshot_for(const struct relay_view *v, const struct policy_came
                             double now, struct policy_candidate *cands, size_t cap,
                             struct policy_input *in);
 
+/* The part of relay_view_snapshot_for that matters when a relay pulling the camera can take
+ * the viewer: in->cands holds only the relays whose pull of the camera counts (pulls = true),
+ * filled exactly as relay_view_snapshot_for fills them and in the same relative order;
+ * n_pullers is the same. O(pullers^2), independent of the number of relays. When
+ * policy_pick() on this input answers POLICY_AFFINITY, the full snapshot gives the same relay
+ * (rule 2 only looks at pullers, ties go by hash); any other answer means nothing: take the
+ * full snapshot then. Same returns and borrowing as relay_view_snapshot_for. */
+int relay_view_snapshot_pullers(const struct relay_view *v, const struct policy_camera *camera,
+                                double now, struct policy_candidate *cands, size_t cap,
+                                struct policy_input *in);
+
 /* Records a redirect of a viewer of camera_id to relay_id: the relay's reserved viewers + 1,
  * its reserved egress + the camera's last reported ingress (else the relay's egress per
  * viewer, else 0), and the pair (relay, camera) counts as pulled until the relay's next

@@ -272,9 +272,15 @@ location_for(const struct router_env *env, const struct router_peer *peer,
     memcpy(key.key, r->keys[0].key, sizeof(key.key));
     struct rd_str ip = rd_str_cstr(peer->ip != NULL ? peer->ip : "");
     char tok[URL_TOKEN_MINT_MAX + 1];
-    int n = url_token_mint(&key, rd_str_cstr(camera), rd_str_cstr(r->relay.id),
-                           env->token_bind_ip ? &ip : NULL, env->wall_ms / 1000, env->token_ttl_s,
-                           tok, sizeof(tok));
+    uint8_t jti[URL_TOKEN_JTI_BYTES];
+    int n = env->jti_pool != NULL ? rd_rand_pool_take(env->jti_pool, jti, sizeof(jti))
+                                  : rd_random_bytes(jti, sizeof(jti));
+    if (n == RD_OK)
+        n = url_token_mint_jti(&key, rd_str_cstr(camera), rd_str_cstr(r->relay.id),
+                               env->token_bind_ip ? &ip : NULL, env->wall_ms / 1000,
+                               env->token_ttl_s, jti, tok, sizeof(tok));
+    else
+        n = RD_EIO;
     rd_cleanse(&key, sizeof(key));
     if (n < 0) {
         *why = "token_failed";
@@ -328,21 +334,28 @@ redirect(const struct router_env *env, const struct rtsp_msg *msg, const struct 
     struct policy_camera pc = {c->id, c->site_id, c->max_relays, c->enabled};
     struct policy_input in;
     struct policy_choice ch;
-    rc = relay_view_snapshot_for(env->view, &pc, env->now, env->cands, env->cands_cap, &in);
-    if (rc != RD_OK) {
-        RD_LOG_RATELIMITED(RD_LOG_WARN, peer->log, 10.0, "relay snapshot failed error=\"%s\"",
-                           rd_strstatus(rc));
-        return unavailable(env, msg, peer, camera, "internal", out, res);
+    /* The common case first: a relay already pulling the camera takes the viewer (affinity).
+     * That answer needs the pullers only, not a snapshot of every relay (relay_view.h). */
+    bool affine =
+        relay_view_snapshot_pullers(env->view, &pc, env->now, env->cands, env->cands_cap, &in)
+            == RD_OK
+        && in.n_cands > 0 && policy_pick(&in, &ch) == RD_OK && ch.reason == POLICY_AFFINITY;
+    if (!affine) {
+        rc = relay_view_snapshot_for(env->view, &pc, env->now, env->cands, env->cands_cap, &in);
+        if (rc != RD_OK) {
+            RD_LOG_RATELIMITED(RD_LOG_WARN, peer->log, 10.0, "relay snapshot failed error=\"%s\"",
+                               rd_strstatus(rc));
+            return unavailable(env, msg, peer, camera, "internal", out, res);
+        }
+        rc = policy_pick(&in, &ch);
+        if (rc == RD_ENOTFOUND) {
+            rc = simple(env, msg, out, 404, NULL, NULL, false, res);
+            decide(env, peer, camera, "", 404, "camera_disabled");
+            return rc;
+        }
+        if (rc != RD_OK || ch.index < 0 || (size_t)ch.index >= in.n_cands)
+            return unavailable(env, msg, peer, camera, policy_reason_name(ch.reason), out, res);
     }
-    rc = policy_pick(&in, &ch);
-    if (rc == RD_ENOTFOUND) {
-        rc = simple(env, msg, out, 404, NULL, NULL, false, res);
-        decide(env, peer, camera, "", 404, "camera_disabled");
-        return rc;
-    }
-    if (rc != RD_OK || ch.index < 0 || (size_t)ch.index >= in.n_cands)
-        return unavailable(env, msg, peer, camera, policy_reason_name(ch.reason), out, res);
-
     const char *relay_id = in.cands[ch.index].id;
     const struct catalog_relay *r = catalog_relay(env->cat, relay_id);
     const char *why = "relay_not_configured";

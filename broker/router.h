@@ -12,6 +12,7 @@
 
 #include "broker.h"
 #include "catalog.h"
+#include "crypto.h"
 #include "log.h"
 #include "metrics.h"
 #include "policy.h"
@@ -67,6 +68,7 @@ struct router_env {
     const struct router_self *self;
     struct policy_candidate *cands; /* scratch for the policy snapshot */
     size_t cands_cap;               /* RD_BROKER_MAX_RELAYS is always enough */
+    struct rd_rand_pool *jti_pool;  /* token jti bytes; NULL: one CSPRNG call per token */
     struct metrics *metrics;        /* may be NULL */
     router_decision_fn *decide;     /* may be NULL */
     void *decide_ctx;

@@ -627,8 +627,10 @@ bclient_source_parse(const char *camera_id, const char *body, size_t len, struct
                || !no_ctl(src->password)) {
         bad = "password";
     } else if ((rc = json_str_copy(o, "transport", transport, sizeof(transport))) != RD_OK
-               || (strcmp(transport, "tcp") != 0 && strcmp(transport, "udp") != 0
-                   && strcmp(transport, "auto") != 0)) {
+               || (strcmp(transport, "auto") != 0 && strcmp(transport, "tcp") != 0
+                   && strcmp(transport, "udp") != 0)) {
+        /* "auto" is the registry's default: the relay picks, and it picks TCP interleaved
+         * (one connection, no NAT or firewall questions on the camera side). */
         bad = "transport";
     } else if ((rc = json_bool(o, "always_on", &src->always_on)) != RD_OK) {
         bad = "always_on";
@@ -638,7 +640,6 @@ bclient_source_parse(const char *camera_id, const char *body, size_t len, struct
                != RD_OK) {
         bad = "registry_version";
     } else {
-        /* "auto" (the registry's default, docs/cli.md) is the relay's default: TCP. */
         src->transport =
             strcmp(transport, "udp") == 0 ? CAMERA_TRANSPORT_UDP : CAMERA_TRANSPORT_TCP;
     }

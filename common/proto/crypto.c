@@ -87,6 +87,37 @@ rd_random_bytes(void *buf, size_t len)
     return RD_OK;
 }
 
+void
+rd_rand_pool_init(struct rd_rand_pool *p)
+{
+    p->pos = sizeof(p->buf);
+}
+
+int
+rd_rand_pool_take(struct rd_rand_pool *p, void *out, size_t len)
+{
+    if (len == 0 || len > sizeof(p->buf))
+        return RD_ELIMIT;
+    if (p->pos > sizeof(p->buf) || sizeof(p->buf) - p->pos < len) {
+        if (rd_random_bytes(p->buf, sizeof(p->buf)) != RD_OK) {
+            rd_rand_pool_wipe(p);
+            return RD_EIO;
+        }
+        p->pos = 0;
+    }
+    memcpy(out, p->buf + p->pos, len);
+    OPENSSL_cleanse(p->buf + p->pos, len);
+    p->pos += len;
+    return RD_OK;
+}
+
+void
+rd_rand_pool_wipe(struct rd_rand_pool *p)
+{
+    OPENSSL_cleanse(p->buf, sizeof(p->buf));
+    p->pos = sizeof(p->buf);
+}
+
 bool
 rd_ct_equal(const void *a, const void *b, size_t len)
 {

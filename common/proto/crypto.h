@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "rd_limits.h"
 #include "rd_str.h"
 
 #define RD_SHA256_LEN 32
@@ -32,6 +33,28 @@ int rd_hmac_sha256(const void *key, size_t key_len, const struct rd_str *parts, 
 
 /* Fills buf with len bytes from the CSPRNG. Returns RD_OK or RD_EIO. */
 int rd_random_bytes(void *buf, size_t len);
+
+/* CSPRNG bytes drawn in bulk: one RAND_bytes call fills RD_RAND_POOL_BYTES, later takes are
+ * copies. For hot paths that need a few fresh bytes per request (token jti): OpenSSL checks
+ * for a fork (getpid) and locks on every RAND_bytes call. The bytes are as good as
+ * rd_random_bytes'; each is handed out once and wiped from the pool when taken. A pool must
+ * not be shared across threads or carried across fork(). Caller-owned, no allocation. */
+struct rd_rand_pool {
+    size_t pos; /* next unused byte; RD_RAND_POOL_BYTES = empty */
+    uint8_t buf[RD_RAND_POOL_BYTES];
+};
+
+/* Makes p empty (the first take refills it). */
+void rd_rand_pool_init(struct rd_rand_pool *p);
+
+/* Copies len fresh bytes into out, refilling from the CSPRNG when fewer than len are left
+ * (the rest of the old fill is discarded). Returns RD_OK; RD_ELIMIT when len is 0 or more
+ * than RD_RAND_POOL_BYTES; RD_EIO when the CSPRNG fails (the pool is then empty and out
+ * untouched). */
+int rd_rand_pool_take(struct rd_rand_pool *p, void *out, size_t len);
+
+/* Wipes the unused bytes and empties p (before freeing it). */
+void rd_rand_pool_wipe(struct rd_rand_pool *p);
 
 /* Constant-time equality of two len-byte buffers (CRYPTO_memcmp). */
 bool rd_ct_equal(const void *a, const void *b, size_t len);

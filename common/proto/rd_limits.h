@@ -206,6 +206,9 @@
  * reset that destroys the response in flight (nginx lingering_close). Then: close. */
 #define RD_LINGER_S         2
 #define RD_LINGER_MAX_BYTES 65536
+/* Bytes one CSPRNG call puts in a struct rd_rand_pool (crypto.h): 512 token jtis per
+ * RAND_bytes call on the broker's redirect path. Takes larger than this are refused. */
+#define RD_RAND_POOL_BYTES 4096
 /* Closed connection structs kept for reuse; more are freed. */
 #define RD_BROKER_CONN_FREELIST 256
 /* SIGTERM/SIGINT: responses still being written and requests still arriving get this long,

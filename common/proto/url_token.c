@@ -231,24 +231,43 @@ url_token_keyring_set(struct url_token_keyring *ring, const struct url_token_key
 
 /* ---- mint ------------------------------------------------------------------------------- */
 
+static bool
+mint_args_valid(const struct url_token_key *key, struct rd_str camera, struct rd_str relay_id,
+                const struct rd_str *viewer_ip, int64_t now, unsigned ttl_s)
+{
+    return key_valid(key) && url_camera_id_valid(camera) && relay_id_valid(relay_id)
+           && (viewer_ip == NULL || viewer_ip_valid(*viewer_ip)) && ttl_s != 0
+           && ttl_s <= RD_TOKEN_TTL_MAX_S && now >= 0 && now <= EXP_MAX - (int64_t)ttl_s;
+}
+
 int
 url_token_mint(const struct url_token_key *key, struct rd_str camera, struct rd_str relay_id,
                const struct rd_str *viewer_ip, int64_t now, unsigned ttl_s, char *out, size_t cap)
 {
     if (cap > 0)
         out[0] = '\0';
-    if (!key_valid(key) || !url_camera_id_valid(camera) || !relay_id_valid(relay_id)
-        || (viewer_ip != NULL && !viewer_ip_valid(*viewer_ip)) || ttl_s == 0
-        || ttl_s > RD_TOKEN_TTL_MAX_S || now < 0 || now > EXP_MAX - (int64_t)ttl_s)
+    if (!mint_args_valid(key, camera, relay_id, viewer_ip, now, ttl_s))
+        return RD_EPROTO;
+    uint8_t jti_raw[URL_TOKEN_JTI_BYTES];
+    if (rd_random_bytes(jti_raw, sizeof(jti_raw)) != RD_OK)
+        return RD_EIO;
+    return url_token_mint_jti(key, camera, relay_id, viewer_ip, now, ttl_s, jti_raw, out, cap);
+}
+
+int
+url_token_mint_jti(const struct url_token_key *key, struct rd_str camera, struct rd_str relay_id,
+                   const struct rd_str *viewer_ip, int64_t now, unsigned ttl_s,
+                   const uint8_t jti_raw[URL_TOKEN_JTI_BYTES], char *out, size_t cap)
+{
+    if (cap > 0)
+        out[0] = '\0';
+    if (!mint_args_valid(key, camera, relay_id, viewer_ip, now, ttl_s))
         return RD_EPROTO;
 
     char exp[21];
     size_t exp_len = u64_dec((uint64_t)(now + (int64_t)ttl_s), exp);
-    uint8_t jti_raw[URL_TOKEN_JTI_BYTES];
-    if (rd_random_bytes(jti_raw, sizeof(jti_raw)) != RD_OK)
-        return RD_EIO;
     char jti[JTI_CHARS + 1];
-    if (rd_b64url_encode(jti_raw, sizeof(jti_raw), jti, sizeof(jti)) != JTI_CHARS)
+    if (rd_b64url_encode(jti_raw, URL_TOKEN_JTI_BYTES, jti, sizeof(jti)) != JTI_CHARS)
         return RD_EIO;
     unsigned flags_v = viewer_ip != NULL ? URL_TOKEN_FLAG_IP_BOUND : 0;
     char flags[21];

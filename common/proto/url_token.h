@@ -104,6 +104,14 @@ int url_token_mint(const struct url_token_key *key, struct rd_str camera, struct
                    const struct rd_str *viewer_ip, int64_t now, unsigned ttl_s, char *out,
                    size_t cap);
 
+/* url_token_mint with the jti taken from jti_raw (URL_TOKEN_JTI_BYTES bytes the caller drew
+ * from the CSPRNG, e.g. through an rd_rand_pool; each must be used for one token only).
+ * Same arguments, limits and returns, except that it never calls the CSPRNG. */
+int url_token_mint_jti(const struct url_token_key *key, struct rd_str camera,
+                       struct rd_str relay_id, const struct rd_str *viewer_ip, int64_t now,
+                       unsigned ttl_s, const uint8_t jti_raw[URL_TOKEN_JTI_BYTES], char *out,
+                       size_t cap);
+
 /* Verifies token (the path segment, not percent-decoded: tokens never need encoding) for
  * camera on relay relay_id, seen from viewer_ip (may be NULL when unknown: then an IP-bound
  * token fails with URL_TOKEN_BAD_MAC), at wall-clock time now (unix seconds).

@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "broker.h"
@@ -317,6 +318,87 @@ test_flush_failure_degrades_then_resyncs(void **state)
     assert_int_equal(f->b->decisions.unflushed, 0);
 }
 
+/* Runs the loop until the writer thread's result was applied (flushes_ok or _failed moved). */
+static void
+await_flush(struct bfx *f, uint64_t ok0, uint64_t failed0)
+{
+    for (int i = 0; i < 2000; i++) {
+        if (f->b->metrics.flushes_ok != ok0 || f->b->metrics.flushes_failed != failed0)
+            return;
+        ev_run(f->loop, EVRUN_NOWAIT);
+        nanosleep(&(struct timespec){0, 1000000}, NULL);
+    }
+    fail_msg("the writer thread did not report");
+}
+
+/* The tick hands the batch to the writer thread: the loop returns at once, the result comes
+ * back through the loop; broker_flush first waits for a batch in flight. */
+static void
+test_flush_through_writer_thread(void **state)
+{
+    struct bfx *f = *state;
+    broker_writer_start(f->b);
+    assert_non_null(f->b->writer);
+    struct relay_view_hb_camera cams[] = {
+        {.id = "lobby", .state = RELAY_VIEW_CAM_PLAYING, .viewers = 3, .ingress_kbps = 4000},
+        {.id = "dock", .state = RELAY_VIEW_CAM_RETRYING, .viewers = 2}};
+    beat(f, "relay-a", cams, 2);
+    for (int i = 0; i < 3; i++) {
+        struct broker_decision d = decision("lobby", "affinity");
+        broker_decision_add(f->b, &d);
+    }
+    broker_tick(f->b);
+    assert_int_equal(f->b->decisions.unflushed, 0); /* handed over */
+    await_flush(f, 0, 0);
+    assert_int_equal(f->b->metrics.flushes_ok, 1);
+    assert_false(f->b->db_degraded);
+    assert_int_equal(pairs(f, "relay-a"), 2); /* committed by the other connection */
+    assert_int_equal(decisions(f), 3);
+    struct registry_stats rs;
+    broker_registry_stats(f->b, &rs);
+    assert_true(rs.flushes >= 1);
+
+    /* A batch in flight, then a synchronous flush: it waits, applies, writes the rest. */
+    beat(f, "relay-a", cams, 1);
+    broker_tick(f->b);
+    struct broker_decision d = decision("dock", "least_loaded");
+    broker_decision_add(f->b, &d);
+    assert_int_equal(broker_flush(f->b), RD_OK);
+    assert_int_equal(f->b->metrics.flushes_ok, 3);
+    assert_int_equal(pairs(f, "relay-a"), 1);
+    assert_int_equal(decisions(f), 4);
+    assert_int_equal(f->b->decisions.unflushed, 0);
+    /* Nothing new: the tick hands nothing over. */
+    broker_tick(f->b);
+    assert_int_equal(broker_flush(f->b), RD_OK);
+    assert_int_equal(f->b->metrics.flushes_ok, 3);
+}
+
+/* A writer that cannot open its connection gives the flushes back to the loop; a batch it
+ * had been handed is written there. */
+static void
+test_writer_thread_open_failure(void **state)
+{
+    struct bfx *f = *state;
+    snprintf(f->b->conf.database, sizeof(f->b->conf.database), "/nonexistent-rd-dir/r.db");
+    broker_writer_start(f->b);
+    struct relay_view_hb_camera cam = {.id = "gate", .state = RELAY_VIEW_CAM_PLAYING};
+    beat(f, "relay-b", &cam, 1);
+    struct broker_decision d = decision("gate", "affinity");
+    broker_decision_add(f->b, &d);
+    broker_tick(f->b);
+    for (int i = 0; i < 2000 && f->b->writer != NULL; i++) {
+        ev_run(f->loop, EVRUN_NOWAIT);
+        nanosleep(&(struct timespec){0, 1000000}, NULL);
+    }
+    assert_null(f->b->writer);
+    assert_int_equal(broker_flush(f->b), RD_OK);
+    assert_int_equal(pairs(f, "relay-b"), 1);
+    assert_int_equal(decisions(f), 1);
+    assert_false(f->b->db_degraded);
+    snprintf(f->b->conf.database, sizeof(f->b->conf.database), "%s", f->db_path);
+}
+
 static void
 test_decision_ring(void **state)
 {
@@ -417,6 +499,8 @@ static const struct CMUnitTest tests[] = {
     T(test_flush_pairs_loads_decisions),
     T(test_flush_compacts_changes),
     T(test_flush_failure_degrades_then_resyncs),
+    T(test_flush_through_writer_thread),
+    T(test_writer_thread_open_failure),
     T(test_decision_ring),
     T(test_admin_token_file),
     T(test_start_and_shutdown),

@@ -4,6 +4,7 @@
 
 #include "crypto.h"
 #include "rd_err.h"
+#include "rd_limits.h"
 
 static void
 hex_to_bytes(const char *hex, uint8_t *out, size_t *len)
@@ -257,11 +258,70 @@ test_ct_equal_and_random(void **state)
     assert_false(rd_ct_equal(a, b, sizeof(a)));
 }
 
+/* rd_rand_pool: fresh bytes per take, one refill per RD_RAND_POOL_BYTES, handed-out bytes
+ * wiped from the pool, leftovers too short for a take discarded, limits. */
+static void
+test_rand_pool(void **state)
+{
+    (void)state;
+    static struct rd_rand_pool p; /* 4 KiB: off the stack */
+    rd_rand_pool_init(&p);
+    assert_int_equal(p.pos, RD_RAND_POOL_BYTES);
+    uint8_t out[RD_RAND_POOL_BYTES + 1];
+    assert_int_equal(rd_rand_pool_take(&p, out, 0), RD_ELIMIT);
+    assert_int_equal(rd_rand_pool_take(&p, out, RD_RAND_POOL_BYTES + 1), RD_ELIMIT);
+    assert_int_equal(p.pos, RD_RAND_POOL_BYTES); /* refused takes do not refill */
+
+    /* The first take refills; 8-byte takes walk the pool and zero what they hand out. */
+    uint8_t a[8], b[8], zero[8] = {0};
+    assert_int_equal(rd_rand_pool_take(&p, a, sizeof(a)), RD_OK);
+    assert_int_equal(p.pos, 8);
+    assert_memory_equal(p.buf, zero, 8);
+    assert_int_equal(rd_rand_pool_take(&p, b, sizeof(b)), RD_OK);
+    assert_int_equal(p.pos, 16);
+    assert_false(rd_ct_equal(a, b, sizeof(a))); /* 2^-64 chance of a false failure */
+    for (size_t i = 2; i < RD_RAND_POOL_BYTES / 8; i++)
+        assert_int_equal(rd_rand_pool_take(&p, b, sizeof(b)), RD_OK);
+    assert_int_equal(p.pos, RD_RAND_POOL_BYTES);
+    for (size_t i = 0; i < RD_RAND_POOL_BYTES; i++)
+        assert_int_equal(p.buf[i], 0);
+    /* Empty: the next take refills from the start. */
+    assert_int_equal(rd_rand_pool_take(&p, a, sizeof(a)), RD_OK);
+    assert_int_equal(p.pos, 8);
+
+    /* A take longer than what is left refills (the rest is dropped). */
+    p.pos = RD_RAND_POOL_BYTES - 4;
+    assert_int_equal(rd_rand_pool_take(&p, a, sizeof(a)), RD_OK);
+    assert_int_equal(p.pos, 8);
+    /* The whole pool in one take. */
+    assert_int_equal(rd_rand_pool_take(&p, out, RD_RAND_POOL_BYTES), RD_OK);
+    assert_int_equal(p.pos, RD_RAND_POOL_BYTES);
+    /* A corrupted position is treated as empty. */
+    p.pos = RD_RAND_POOL_BYTES + 100;
+    assert_int_equal(rd_rand_pool_take(&p, a, sizeof(a)), RD_OK);
+    assert_int_equal(p.pos, 8);
+
+    /* Wipe: unused bytes zeroed, pool empty. */
+    rd_rand_pool_wipe(&p);
+    assert_int_equal(p.pos, RD_RAND_POOL_BYTES);
+    for (size_t i = 0; i < RD_RAND_POOL_BYTES; i++)
+        assert_int_equal(p.buf[i], 0);
+
+    /* 512 takes after a refill are pairwise distinct (no byte reuse). */
+    static uint8_t seen[RD_RAND_POOL_BYTES / 8][8];
+    for (size_t i = 0; i < RD_RAND_POOL_BYTES / 8; i++) {
+        assert_int_equal(rd_rand_pool_take(&p, seen[i], 8), RD_OK);
+        for (size_t j = 0; j < i; j++)
+            assert_false(rd_ct_equal(seen[i], seen[j], 8));
+    }
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_hmac_rfc4231),        cmocka_unit_test(test_hash_vectors),
     cmocka_unit_test(test_b64url_roundtrip),    cmocka_unit_test(test_b64url_vectors_and_rejects),
     cmocka_unit_test(test_ct_equal_and_random), cmocka_unit_test(test_b64_standard),
     cmocka_unit_test(test_b64_padded_vectors),  cmocka_unit_test(test_cleanse),
+    cmocka_unit_test(test_rand_pool),
 };
 
 RD_TEST_MAIN(tests)

@@ -28,43 +28,6 @@
 #include "stream.h"
 #include "udp_ports.h"
 
-/* ---- UDP port pairs ----------------------------------------------------------------------- */
-
-/* udp_ports.c belongs to the lead and may not be in this tree yet: a minimal range on
- * 127.0.0.1, weak so the real one wins once it is linked. */
-struct udp_ports {
-    uint16_t next;
-    unsigned in_use;
-};
-
-__attribute__((weak)) int
-udp_ports_open_pair(struct udp_ports *p, int fds[2], uint16_t *rtp_port)
-{
-    for (int tries = 0; tries < 200; tries++) {
-        uint16_t port = p->next;
-        p->next = (uint16_t)(p->next + 2);
-        if (p->next > 60000)
-            p->next = 40000;
-        struct rd_errbuf err;
-        if (net_udp_bind_pair("127.0.0.1", port, fds, &err) == RD_OK) {
-            *rtp_port = port;
-            p->in_use++;
-            return RD_OK;
-        }
-    }
-    return RD_ELIMIT;
-}
-
-__attribute__((weak)) void
-udp_ports_close_pair(struct udp_ports *p, int fds[2], uint16_t rtp_port)
-{
-    (void)rtp_port;
-    close(fds[0]);
-    close(fds[1]);
-    fds[0] = fds[1] = -1;
-    p->in_use--;
-}
-
 /* ---- The fake camera ---------------------------------------------------------------------- */
 
 enum fault {
@@ -591,7 +554,7 @@ static struct {
     struct ev_loop *loop;
     struct pktpool pool;
     struct fanout *fo;
-    struct udp_ports ports;
+    struct udp_ports *ports;
     struct fcam cam;
     struct puller *p;
     struct stream *s;
@@ -670,7 +633,9 @@ setup(void **state)
     fx.loop = ev_loop_new(EVFLAG_AUTO);
     assert_int_equal(pktpool_init(&fx.pool, NULL), RD_OK);
     assert_int_equal(fanout_new(fx.loop, &fx.pool, NULL, &fx.fo), RD_OK);
-    fx.ports.next = (uint16_t)(40000 + (getpid() % 1000) * 10);
+    uint16_t lo = (uint16_t)(40000 + (getpid() % 500) * 20);
+    struct rd_errbuf err;
+    assert_int_equal(udp_ports_new("127.0.0.1", lo, (uint16_t)(lo + 19), &fx.ports, &err), RD_OK);
     fc_init(&fx.cam, fx.loop);
     puller_timings_default(&fx.tm);
     fx.tm.connect_timeout_s = 1;
@@ -700,7 +665,8 @@ teardown(void **state)
     fanout_free(fx.fo);
     assert_int_equal(pktpool_in_use(&fx.pool), 0);
     assert_int_equal(pktpool_fini(&fx.pool), RD_OK);
-    assert_int_equal(fx.ports.in_use, 0);
+    assert_int_equal(udp_ports_in_use(fx.ports), 0);
+    udp_ports_free(fx.ports);
     ev_loop_destroy(fx.loop);
     return 0;
 }
@@ -712,7 +678,7 @@ start(void)
         .loop = fx.loop,
         .pool = &fx.pool,
         .fanout = fx.fo,
-        .ports = &fx.ports,
+        .ports = fx.ports,
         .user_agent = "rtsp-director-relay/test",
         .timings = &fx.tm,
     };
@@ -1110,12 +1076,12 @@ test_udp(void **state)
     fx.src.transport = CAMERA_TRANSPORT_UDP;
     start();
     assert_true(run_until(udp_media, 3));
-    assert_int_equal(fx.ports.in_use, 2);
+    assert_int_equal(udp_ports_in_use(fx.ports), 2);
     assert_int_equal(fx.n_sdp, 1);
     assert_int_equal(fx.cam.n_rr_bad, 0);
     puller_free(fx.p);
     fx.p = NULL;
-    assert_int_equal(fx.ports.in_use, 0);
+    assert_int_equal(udp_ports_in_use(fx.ports), 0);
 }
 
 static uint64_t
@@ -1183,7 +1149,7 @@ test_udp_fallback(void **state)
     assert_int_equal(fx.states[0], PULLER_PLAYING);
     assert_int_equal(fx.states[1], PULLER_STARTING);
     assert_string_equal(fx.whys[1], "no_udp");
-    assert_int_equal(fx.ports.in_use, 0);
+    assert_int_equal(udp_ports_in_use(fx.ports), 0);
     /* TCP is remembered: a reconnect stays on TCP */
     fx.cam.close_after = fx.cam.conns[1].sent + 5;
     run_for(0.5);

@@ -29,45 +29,11 @@
 
 extern char **environ;
 
-/* A minimal port range on 127.0.0.1, weak so udp_ports.c wins once it is linked. */
-struct udp_ports {
-    uint16_t next;
-    unsigned in_use;
-};
-
-__attribute__((weak)) int
-udp_ports_open_pair(struct udp_ports *p, int fds[2], uint16_t *rtp_port)
-{
-    for (int tries = 0; tries < 200; tries++) {
-        uint16_t port = p->next;
-        p->next = (uint16_t)(p->next + 2);
-        if (p->next > 60000)
-            p->next = 40000;
-        struct rd_errbuf err;
-        if (net_udp_bind_pair("127.0.0.1", port, fds, &err) == RD_OK) {
-            *rtp_port = port;
-            p->in_use++;
-            return RD_OK;
-        }
-    }
-    return RD_ELIMIT;
-}
-
-__attribute__((weak)) void
-udp_ports_close_pair(struct udp_ports *p, int fds[2], uint16_t rtp_port)
-{
-    (void)rtp_port;
-    close(fds[0]);
-    close(fds[1]);
-    fds[0] = fds[1] = -1;
-    p->in_use--;
-}
-
 static struct {
     struct ev_loop *loop;
     struct pktpool pool;
     struct fanout *fo;
-    struct udp_ports ports;
+    struct udp_ports *ports;
     struct stream *s;
     struct puller *p;
     pid_t cam;
@@ -192,7 +158,9 @@ setup(void **state)
     fx.loop = ev_loop_new(EVFLAG_AUTO);
     assert_int_equal(pktpool_init(&fx.pool, NULL), RD_OK);
     assert_int_equal(fanout_new(fx.loop, &fx.pool, NULL, &fx.fo), RD_OK);
-    fx.ports.next = (uint16_t)(42000 + (getpid() % 1000) * 10);
+    uint16_t lo = (uint16_t)(42000 + (getpid() % 500) * 20);
+    struct rd_errbuf err;
+    assert_int_equal(udp_ports_new("127.0.0.1", lo, (uint16_t)(lo + 19), &fx.ports, &err), RD_OK);
     ev_timer_init(&fx.tick, tick_cb, 0.02, 0.02);
     ev_timer_start(fx.loop, &fx.tick);
     return 0;
@@ -212,6 +180,7 @@ teardown(void **state)
         rmdir(fx.dir);
     stream_free(fx.s);
     fanout_free(fx.fo);
+    udp_ports_free(fx.ports);
     assert_int_equal(pktpool_in_use(&fx.pool), 0);
     assert_int_equal(pktpool_fini(&fx.pool), RD_OK);
     ev_loop_destroy(fx.loop);
@@ -238,7 +207,7 @@ pull(enum camera_transport tr, const char *user, const char *password)
         .loop = fx.loop,
         .pool = &fx.pool,
         .fanout = fx.fo,
-        .ports = &fx.ports,
+        .ports = fx.ports,
         .user_agent = "rtsp-director-relay/test",
     };
     assert_int_equal(puller_new(&env, &src, &cbs, NULL, &fx.p), RD_OK);

@@ -1296,6 +1296,120 @@ test_burst_through_view(void **state)
     relay_view_destroy(v);
 }
 
+/* ---- the affinity fast path (relay_view_snapshot_pullers) --------------------------------- */
+
+static uint32_t
+xs32(uint32_t *x)
+{
+    *x ^= *x << 13;
+    *x ^= *x >> 17;
+    *x ^= *x << 5;
+    return *x;
+}
+
+/* Random fleets (sites, states, health, staleness, capacity, reservations, pull states):
+ * for every camera, the pullers-only snapshot lists exactly the full snapshot's pullers, in the
+ * same order with the same fields, and policy_pick answers affinity on it exactly when it
+ * answers affinity on the full snapshot, with the same relay. */
+static void
+test_pullers_fast_path(void **state)
+{
+    (void)state;
+    enum { RELAYS = 24, CAMS = 40 };
+    static struct policy_candidate full[RD_BROKER_MAX_RELAYS], fast[RD_BROKER_MAX_RELAYS];
+    static const char *const sites[] = {"hq", "edge", ""};
+    static const enum relay_view_cam_state states[] = {PLAYING, PLAYING, STARTING, RETRYING,
+                                                       FAILED};
+    uint32_t x = 0x9e3779b9u;
+    unsigned affinity = 0, fallback = 0, rounds = 0;
+    for (int round = 0; round < 60; round++) {
+        struct relay_view *v = mkview(RELAYS, 256, 4096);
+        char ids[RELAYS][8], cams[CAMS][8];
+        for (int c = 0; c < CAMS; c++)
+            snprintf(cams[c], sizeof(cams[c]), "c%d", c);
+        uint64_t seq[RELAYS] = {0};
+        double now = 100.0;
+        for (int r = 0; r < RELAYS; r++) {
+            snprintf(ids[r], sizeof(ids[r]), "r%d", r);
+            uint32_t st = xs32(&x) % 8;
+            add_relay(v, ids[r], sites[xs32(&x) % 3],
+                      st == 0   ? POLICY_RELAY_DRAINING
+                      : st == 1 ? POLICY_RELAY_DISABLED
+                                : POLICY_RELAY_ACTIVE,
+                      xs32(&x) % 4 == 0 ? 3 : 50);
+            uint32_t h = xs32(&x) % 6;
+            if (h == 0)
+                continue;                                                /* never beat: unhealthy */
+            make_healthy(v, ids[r], &seq[r], h == 1 ? now - 30.0 : now); /* h == 1: stale */
+            struct relay_view_hb_camera hc[12];
+            size_t n = xs32(&x) % 12;
+            for (size_t i = 0; i < n; i++)
+                hc[i] = (struct relay_view_hb_camera){.id = cams[xs32(&x) % CAMS],
+                                                      .state = states[xs32(&x) % 5],
+                                                      .viewers = xs32(&x) % 3,
+                                                      .ingress_kbps = 1000};
+            struct relay_view_hb_result res;
+            (void)beat_full(v, ids[r], "boot-1", ++seq[r], h == 1 ? now - 30.0 : now, xs32(&x) % 4,
+                            0, hc, n, &res);
+        }
+        /* Some reservations: pairs held by a redirect only, and relays filling up. */
+        for (int i = 0; i < 30; i++)
+            (void)relay_view_reserve(v, ids[xs32(&x) % RELAYS], cams[xs32(&x) % CAMS], now);
+        for (int c = 0; c < CAMS + 1; c++) {
+            const char *cam = c < CAMS ? cams[c] : "unknown";
+            struct policy_camera pc = {cam, sites[xs32(&x) % 2], xs32(&x) % 3, true};
+            struct policy_input in_full, in_fast;
+            struct policy_choice ch_full, ch_fast;
+            assert_int_equal(
+                relay_view_snapshot_for(v, &pc, now, full, RD_BROKER_MAX_RELAYS, &in_full), RD_OK);
+            assert_int_equal(
+                relay_view_snapshot_pullers(v, &pc, now, fast, RD_BROKER_MAX_RELAYS, &in_fast),
+                RD_OK);
+            assert_int_equal(in_fast.n_pullers, in_full.n_pullers);
+            size_t k = 0;
+            for (size_t i = 0; i < in_full.n_cands; i++) {
+                if (!full[i].pulls)
+                    continue;
+                assert_true(k < in_fast.n_cands);
+                assert_memory_equal(&fast[k], &full[i], sizeof(full[i]));
+                k++;
+            }
+            assert_int_equal(k, in_fast.n_cands);
+            int rc_full = policy_pick(&in_full, &ch_full);
+            int rc_fast = policy_pick(&in_fast, &ch_fast);
+            bool aff_full = rc_full == RD_OK && ch_full.reason == POLICY_AFFINITY;
+            bool aff_fast = rc_fast == RD_OK && ch_fast.reason == POLICY_AFFINITY;
+            assert_int_equal(aff_fast, aff_full);
+            if (aff_full) {
+                assert_string_equal(fast[ch_fast.index].id, full[ch_full.index].id);
+                assert_int_equal(ch_fast.score_ppm, ch_full.score_ppm);
+                affinity++;
+            } else {
+                fallback++;
+            }
+            rounds++;
+        }
+        relay_view_destroy(v);
+    }
+    /* The random fleets exercise both outcomes. */
+    assert_true(affinity > rounds / 10);
+    assert_true(fallback > rounds / 10);
+
+    /* Contract: same argument checks as relay_view_snapshot_for. */
+    struct relay_view *v = mkview(4, 16, 16);
+    add_relay(v, "a", "hq", POLICY_RELAY_ACTIVE, 10);
+    add_relay(v, "b", "hq", POLICY_RELAY_ACTIVE, 10);
+    struct policy_input in;
+    struct policy_camera pc = {"c1", "hq", 0, true};
+    assert_int_equal(relay_view_snapshot_pullers(v, &pc, 1.0, fast, 1, &in), RD_ELIMIT);
+    struct policy_camera no_site = {"c1", NULL, 0, true};
+    assert_int_equal(relay_view_snapshot_pullers(v, &no_site, 1.0, fast, 4, &in), RD_EPROTO);
+    struct policy_camera bad = {"bad id", "hq", 0, true};
+    assert_int_equal(relay_view_snapshot_pullers(v, &bad, 1.0, fast, 4, &in), RD_OK);
+    assert_int_equal(in.n_cands, 0);
+    relay_view_destroy(v);
+}
+
 /* ---- the design point: 200 relays, 10,000 cameras, 20,000 redirects --------------------- */
 
 static void
@@ -1382,6 +1496,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_model_random),
     cmocka_unit_test(test_relay_index_churn),
     cmocka_unit_test(test_burst_through_view),
+    cmocka_unit_test(test_pullers_fast_path),
     cmocka_unit_test(test_scale),
     cmocka_unit_test(test_names),
 };

@@ -1,0 +1,227 @@
+/* SPDX-License-Identifier: MIT */
+/* rtsp-relay: arguments, configuration, signals and the loop; relay.c wires the modules. */
+#define _GNU_SOURCE /* getopt_long */
+#include <curl/curl.h>
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "evx.h"
+#include "log.h"
+#include "rd_err.h"
+#include "relay.h"
+#include "status_http.h"
+
+#define RELAY_CONF_DEFAULT_PATH "/etc/rtsp-director/relay.conf"
+/* Descriptors wanted: max_conns viewers, camera sockets, UDP pairs. */
+#define MAIN_NOFILE_WANTED 65536
+#define MAIN_MAX_OVERRIDES 64
+
+static struct relay g_relay;
+
+static void
+usage(FILE *f)
+{
+    fprintf(f,
+            "usage: rtsp-relay [-c FILE] [-o key=value]...          run the relay\n"
+            "       rtsp-relay [-c FILE] [-o key=value]... -t       check the configuration\n"
+            "       rtsp-relay [-c FILE] [-o key=value]... --print-config\n"
+            "Without -c, %s is read if it exists.\n",
+            RELAY_CONF_DEFAULT_PATH);
+}
+
+static int
+load_conf(struct relay_conf *conf, const char *path, char **overrides, size_t n_overrides,
+          struct rd_errbuf *err)
+{
+    int rc = relay_conf_defaults(conf, err);
+    if (rc != RD_OK)
+        return rc;
+    if (path == NULL && access(RELAY_CONF_DEFAULT_PATH, F_OK) == 0)
+        path = RELAY_CONF_DEFAULT_PATH;
+    if (path != NULL && (rc = conf_load_file(&relay_conf_table, conf, path, err)) != RD_OK)
+        return rc;
+    for (size_t i = 0; i < n_overrides; i++) {
+        if ((rc = conf_apply_override(&relay_conf_table, conf, overrides[i], err)) != RD_OK)
+            return rc;
+    }
+    return relay_conf_check(conf, err);
+}
+
+static void
+ignore_sigpipe(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = SIG_IGN;
+    sigemptyset(&sa.sa_mask);
+    if (sigaction(SIGPIPE, &sa, NULL) != 0)
+        RD_LOG(RD_LOG_WARN, NULL, "SIGPIPE not ignored errno=%d", errno);
+}
+
+static void
+raise_nofile(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return;
+    rlim_t want = MAIN_NOFILE_WANTED;
+    if (rl.rlim_max != RLIM_INFINITY && want > rl.rlim_max)
+        want = rl.rlim_max;
+    if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= want)
+        return;
+    rl.rlim_cur = want;
+    if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+        RD_LOG(RD_LOG_WARN, NULL, "RLIMIT_NOFILE not raised wanted=%llu errno=%d",
+               (unsigned long long)want, errno);
+}
+
+static void
+on_stop(struct ev_loop *loop, ev_signal *w, int revents)
+{
+    (void)loop;
+    (void)revents;
+    struct relay *r = w->signum == SIGTERM ? RD_CONTAINER_OF(w, struct relay, sigterm)
+                                           : RD_CONTAINER_OF(w, struct relay, sigint);
+    RD_LOG(RD_LOG_NOTICE, NULL, "signal received signal=%s", w->signum == SIGTERM ? "TERM" : "INT");
+    relay_shutdown(r);
+}
+
+static void
+on_hup(struct ev_loop *loop, ev_signal *w, int revents)
+{
+    (void)loop;
+    (void)revents;
+    struct relay *r = RD_CONTAINER_OF(w, struct relay, sighup);
+    (void)log_reopen();
+    RD_LOG(RD_LOG_NOTICE, NULL, "signal received signal=HUP");
+    relay_reload(r);
+}
+
+static int
+run(void)
+{
+    struct relay *r = &g_relay;
+    struct rd_errbuf err = {{0}};
+    ignore_sigpipe();
+    if (log_open("rtsp-relay", r->conf.log_file, (enum log_level)r->conf.log_level, &err)
+        != RD_OK) {
+        fprintf(stderr, "rtsp-relay: %s\n", err.msg);
+        return 1;
+    }
+    raise_nofile();
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+        fprintf(stderr, "rtsp-relay: libcurl failed to initialise\n");
+        return 1;
+    }
+    struct ev_loop *loop = ev_default_loop(EVFLAG_AUTO);
+    if (loop == NULL) {
+        fprintf(stderr, "rtsp-relay: no event loop backend\n");
+        return 1;
+    }
+    if (relay_start(r, loop, &err) != RD_OK) {
+        fprintf(stderr, "rtsp-relay: %s\n", err.msg);
+        if (r->conf.log_file[0] != '\0')
+            RD_LOG(RD_LOG_ERR, NULL, "startup failed error=\"%s\"", err.msg);
+        relay_close(r);
+        curl_global_cleanup();
+        log_close();
+        return 1;
+    }
+    ev_signal_init(&r->sigterm, on_stop, SIGTERM);
+    ev_signal_init(&r->sigint, on_stop, SIGINT);
+    ev_signal_init(&r->sighup, on_hup, SIGHUP);
+    ev_signal_start(loop, &r->sigterm);
+    ev_signal_start(loop, &r->sigint);
+    ev_signal_start(loop, &r->sighup);
+    RD_LOG(RD_LOG_NOTICE, NULL,
+           "started relay=%s rtsp=%s:%u status=%s:%u broker=%s kid=%s udp_ports=%s",
+           r->conf.relay_id, r->conf.rtsp_listen.host, (unsigned)vserver_port(r->vserver),
+           r->conf.status_listen.host, (unsigned)status_http_port(r->status),
+           r->conf.broker_url[0] != '\0' ? r->conf.broker_url : "none", r->key.kid,
+           r->conf.udp_ports);
+    ev_run(loop, 0);
+    ev_signal_stop(loop, &r->sigterm);
+    ev_signal_stop(loop, &r->sigint);
+    ev_signal_stop(loop, &r->sighup);
+    relay_close(r);
+    curl_global_cleanup();
+    RD_LOG(RD_LOG_NOTICE, NULL, "stopped");
+    log_close();
+    return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"print-config", no_argument, NULL, 'P'},
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *conf_path = NULL;
+    char *overrides[MAIN_MAX_OVERRIDES];
+    size_t n_overrides = 0;
+    bool check_only = false, print = false;
+    int opt;
+    while ((opt = getopt_long(argc, argv, "c:o:th", longopts, NULL)) != -1) {
+        switch (opt) {
+        case 'c':
+            conf_path = optarg;
+            break;
+        case 'o':
+            if (n_overrides == MAIN_MAX_OVERRIDES) {
+                fprintf(stderr, "rtsp-relay: more than %d -o options\n", MAIN_MAX_OVERRIDES);
+                return 2;
+            }
+            overrides[n_overrides++] = optarg;
+            break;
+        case 't':
+            check_only = true;
+            break;
+        case 'P':
+            print = true;
+            break;
+        case 'V':
+            printf("rtsp-relay %s\n", RD_VERSION);
+            return 0;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "rtsp-relay: unexpected argument '%s'\n", argv[optind]);
+        usage(stderr);
+        return 2;
+    }
+    struct relay_conf *conf = &g_relay.conf;
+    struct rd_errbuf err = {{0}};
+    if (load_conf(conf, conf_path, overrides, n_overrides, &err) != RD_OK) {
+        fprintf(stderr, "rtsp-relay: %s\n", err.msg);
+        return 1;
+    }
+    if (print)
+        return conf_print(&relay_conf_table, conf, stdout) == RD_OK ? 0 : 1;
+    if (check_only) {
+        /* The key files and the sources file are part of the configuration: check them. */
+        if (relay_load_keys(&g_relay, &err) != RD_OK
+            || (conf->sources_file[0] != '\0'
+                && relay_sources_load(conf->sources_file, NULL, NULL, &err) != RD_OK)) {
+            fprintf(stderr, "rtsp-relay: %s\n", err.msg);
+            return 1;
+        }
+        printf("rtsp-relay: configuration ok\n");
+        return 0;
+    }
+    return run();
+}
