@@ -401,6 +401,28 @@ class Deployment:
             return loc if st == 302 else None
         return wait_for(ok, timeout, f"broker redirects {cam_id}")
 
+    def finish(self, secrets=()):
+        """End of a test: SIGTERM to the relays, then the broker, by PID; each must exit 0
+        (clean shutdown; a sanitizer report or a leak makes it non-zero) and its log must hold
+        no sanitizer report and none of the given secrets (passwords, token MACs)."""
+        procs = [r.proc for r in self.relays if r.proc] + ([self.broker] if self.broker else [])
+        problems = []
+        for p in procs:
+            was_alive = p.alive()
+            rc = p.stop(timeout=15)
+            text = p.log_text()
+            if was_alive and rc != 0:
+                problems.append(f"{p.name} exited {rc} on SIGTERM")
+            for marker in ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:"):
+                if marker in text:
+                    problems.append(f"{p.name}: '{marker}' in its log")
+            for sec in secrets:
+                if sec and sec in text:
+                    problems.append(f"{p.name}: a secret ({sec[:3]}...) appears in its log")
+        log("shutdown: " + ", ".join(f"{p.name} exit {p.popen.returncode}" for p in procs))
+        if problems:
+            raise AssertionError("; ".join(problems))
+
     def stop(self):
         """Everything, by PID, relays first (the harness also does this at exit)."""
         for r in self.relays:

@@ -121,6 +121,7 @@ def main():
                     f"ssrcs {s['ssrcs']}")
                 check(v.connected(), f"{v.name} disconnected")
                 check(s["gaps"] == 0, f"{v.name}: {s['gaps']} packets lost: {s['gap_log']}")
+            d.finish()
         finally:
             for v in viewers:
                 v.close()

@@ -115,6 +115,7 @@ def main():
             check(not errs, f"ffmpeg errors: {errs[:10]}")
             # Decoding went on after the return: more frames than the time before the stop.
             check(frames >= 25 * 8, f"ffmpeg decoded only {frames} frames")
+            d.finish()
         finally:
             if ff and ff.poll() is None:
                 ff.kill()

@@ -124,6 +124,7 @@ def main():
                       f"{v.name}: RTP-Info seq {info_seq} but first packet seq {s['first_seq']} "
                       f"(RTP-Info: {v.rtp_info})")
             check(st["sessions"] == 1, f"camera sessions {st['sessions']}, want 1")
+            d.finish()
         finally:
             for v in viewers:
                 v.close()

@@ -126,6 +126,7 @@ def main():
             # Still serving after the disconnect.
             p = n["packets"]
             wait_for(lambda: normal.stats()["packets"] > p + 100, 5, "normal viewer goes on")
+            d.finish()
         finally:
             for v in viewers:
                 v.close()

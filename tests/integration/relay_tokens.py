@@ -183,6 +183,8 @@ def main():
             dest = d.relay_metrics(d.relays.index(a)).get("rd_relay_destination_refused_total")
             log(f"{a.id} rd_relay_destination_refused_total {dest}")
             check(dest is not None and dest >= 1, "destination refusal not counted")
+            # Clean exits; token MACs are never logged (ARCHITECTURE.md §4.1: log jti only).
+            d.finish(secrets=[mac, good.rsplit(".", 1)[1]])
         finally:
             c.close()
             for s in third + own:
