@@ -16,6 +16,7 @@
 #include "broker.h"
 #include "broker_conf.h"
 #include "cli.h"
+#include "daemon.h"
 #include "evx.h"
 #include "listener.h"
 #include "log.h"
@@ -46,52 +47,10 @@ static int
 load_conf(struct broker_conf *conf, const char *path, char **overrides, size_t n_overrides,
           struct rd_errbuf *err)
 {
-    int rc = broker_conf_defaults(conf, err);
-    if (rc != RD_OK)
-        return rc;
-    if (path == NULL && access(BROKER_CONF_DEFAULT_PATH, F_OK) == 0)
-        path = BROKER_CONF_DEFAULT_PATH;
-    if (path != NULL && (rc = conf_load_file(&broker_conf_table, conf, path, err)) != RD_OK)
-        return rc;
-    for (size_t i = 0; i < n_overrides; i++) {
-        if ((rc = conf_apply_override(&broker_conf_table, conf, overrides[i], err)) != RD_OK)
-            return rc;
-    }
-    return broker_conf_check(conf, err);
-}
-
-static void
-ignore_sigpipe(void)
-{
-    /* Sends use MSG_NOSIGNAL; this covers every other write (ev.pod "The special problem of
-     * SIGPIPE"). */
-    struct sigaction sa;
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = SIG_IGN;
-    sigemptyset(&sa.sa_mask);
-    if (sigaction(SIGPIPE, &sa, NULL) != 0)
-        RD_LOG(RD_LOG_WARN, NULL, "SIGPIPE not ignored errno=%d", errno);
-}
-
-static void
-raise_nofile(uint64_t max_conns)
-{
-    struct rlimit rl;
-    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
-        return;
-    rlim_t want = MAIN_NOFILE_WANTED;
-    if (rl.rlim_max != RLIM_INFINITY && want > rl.rlim_max)
-        want = rl.rlim_max;
-    if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= want)
-        return;
-    rl.rlim_cur = want;
-    if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
-        RD_LOG(RD_LOG_WARN, NULL, "RLIMIT_NOFILE not raised wanted=%llu errno=%d",
-               (unsigned long long)want, errno);
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY
-        && rl.rlim_cur < max_conns + 64)
-        RD_LOG(RD_LOG_WARN, NULL, "descriptor limit below max_conns nofile=%llu max_conns=%llu",
-               (unsigned long long)rl.rlim_cur, (unsigned long long)max_conns);
+    memset(conf, 0, sizeof(*conf));
+    int rc = daemon_conf_load(&broker_conf_table, conf, path, BROKER_CONF_DEFAULT_PATH, overrides,
+                              n_overrides, err);
+    return rc == RD_OK ? broker_conf_check(conf, err) : rc;
 }
 
 static void
@@ -125,12 +84,12 @@ run(const struct broker_conf *conf)
 {
     struct rd_errbuf err = {{0}};
     struct broker *b = &g_broker;
-    ignore_sigpipe();
+    daemon_ignore_sigpipe();
     if (log_open("rtsp-broker", conf->log_file, (enum log_level)conf->log_level, &err) != RD_OK) {
         fprintf(stderr, "rtsp-broker: %s\n", err.msg);
         return 1;
     }
-    raise_nofile(conf->max_conns);
+    daemon_raise_nofile(MAIN_NOFILE_WANTED, conf->max_conns + 64);
     /* Two threads (the loop and the registry writer, broker.c): one malloc arena is plenty,
      * and a second one would keep its own high-water mark of SQLite pages (RSS budget). */
     (void)mallopt(M_ARENA_MAX, 1);

@@ -11,6 +11,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "daemon.h"
 #include "evx.h"
 #include "log.h"
 #include "rd_err.h"
@@ -39,46 +40,10 @@ static int
 load_conf(struct relay_conf *conf, const char *path, char **overrides, size_t n_overrides,
           struct rd_errbuf *err)
 {
-    int rc = relay_conf_defaults(conf, err);
-    if (rc != RD_OK)
-        return rc;
-    if (path == NULL && access(RELAY_CONF_DEFAULT_PATH, F_OK) == 0)
-        path = RELAY_CONF_DEFAULT_PATH;
-    if (path != NULL && (rc = conf_load_file(&relay_conf_table, conf, path, err)) != RD_OK)
-        return rc;
-    for (size_t i = 0; i < n_overrides; i++) {
-        if ((rc = conf_apply_override(&relay_conf_table, conf, overrides[i], err)) != RD_OK)
-            return rc;
-    }
-    return relay_conf_check(conf, err);
-}
-
-static void
-ignore_sigpipe(void)
-{
-    struct sigaction sa;
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = SIG_IGN;
-    sigemptyset(&sa.sa_mask);
-    if (sigaction(SIGPIPE, &sa, NULL) != 0)
-        RD_LOG(RD_LOG_WARN, NULL, "SIGPIPE not ignored errno=%d", errno);
-}
-
-static void
-raise_nofile(void)
-{
-    struct rlimit rl;
-    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
-        return;
-    rlim_t want = MAIN_NOFILE_WANTED;
-    if (rl.rlim_max != RLIM_INFINITY && want > rl.rlim_max)
-        want = rl.rlim_max;
-    if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= want)
-        return;
-    rl.rlim_cur = want;
-    if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
-        RD_LOG(RD_LOG_WARN, NULL, "RLIMIT_NOFILE not raised wanted=%llu errno=%d",
-               (unsigned long long)want, errno);
+    memset(conf, 0, sizeof(*conf));
+    int rc = daemon_conf_load(&relay_conf_table, conf, path, RELAY_CONF_DEFAULT_PATH, overrides,
+                              n_overrides, err);
+    return rc == RD_OK ? relay_conf_check(conf, err) : rc;
 }
 
 static void
@@ -108,13 +73,13 @@ run(void)
 {
     struct relay *r = &g_relay;
     struct rd_errbuf err = {{0}};
-    ignore_sigpipe();
+    daemon_ignore_sigpipe();
     if (log_open("rtsp-relay", r->conf.log_file, (enum log_level)r->conf.log_level, &err)
         != RD_OK) {
         fprintf(stderr, "rtsp-relay: %s\n", err.msg);
         return 1;
     }
-    raise_nofile();
+    daemon_raise_nofile(MAIN_NOFILE_WANTED, r->conf.max_conns + 64);
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
         fprintf(stderr, "rtsp-relay: libcurl failed to initialise\n");
         return 1;
