@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* Fuzzes the relay channel's heartbeat body parser (relay_channel_hb_parse) with its
  * properties: on success every field is in its documented range and every camera id and
- * state is valid, every kid a key id; on failure nothing is kept and a reason is given. The same bytes, used as
- * a body, never verify under a signature made for another body. */
+ * state is valid, every kid a key id; on failure nothing is kept and a reason is given. The same
+ * bytes, used as a body, never verify under a signature made for another body. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
