@@ -452,12 +452,18 @@ heartbeat(struct admin *a, struct MHD_Connection *conn, enum meth m, const char 
         return send_error(conn, MHD_HTTP_BAD_REQUEST, "heartbeat refused by the relay view");
     }
     b->metrics.hb[applied ? METRICS_HB_ACCEPTED : METRICS_HB_STALE]++;
+    /* The kid the router signs this relay's tokens with now: the newest live one it holds. */
+    struct relay_view_relay_info info;
+    const struct reg_relay_key *sk =
+        relay_view_relay_get(b->view, cr->relay.id, &info) == RD_OK
+            ? catalog_relay_signing_key(cr, info.kids_reported, info.held_kids, info.n_held_kids)
+            : catalog_relay_signing_key(cr, false, NULL, 0);
     return send_json(conn, MHD_HTTP_OK,
                      json_pack("{s:b,s:s,s:s,s:I,s:s,s:I}", "applied", applied, "outcome",
                                relay_view_hb_outcome_name(res.outcome), "state",
                                registry_relay_state_name(cr->relay.state), "registry_version",
                                (json_int_t)catalog_version(b->cat), "signing_kid",
-                               cr->n_keys > 0 ? cr->keys[0].kid : "", "heartbeat_interval_ms",
+                               sk != NULL ? sk->kid : "", "heartbeat_interval_ms",
                                (json_int_t)b->conf.heartbeat_interval_ms),
                      NULL);
 }

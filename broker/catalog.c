@@ -212,6 +212,25 @@ catalog_camera(const struct catalog *cat, const char *id)
     return bsearch(&key, cat->cameras, cat->n_cameras, sizeof(key), cmp_camera);
 }
 
+const struct reg_relay_key *
+catalog_relay_signing_key(const struct catalog_relay *r, bool reported, const char *const *held,
+                          size_t n_held)
+{
+    if (r->n_keys == 0)
+        return NULL;
+    if (reported) {
+        /* keys[] is newest first: the first one held is the newest one held. Kids are not
+         * secret, a plain compare is fine. */
+        for (uint32_t i = 0; i < r->n_keys; i++) {
+            for (size_t j = 0; j < n_held; j++) {
+                if (held[j] != NULL && strcmp(r->keys[i].kid, held[j]) == 0)
+                    return &r->keys[i];
+            }
+        }
+    }
+    return &r->keys[0];
+}
+
 const struct catalog_relay *
 catalog_relay(const struct catalog *cat, const char *id)
 {

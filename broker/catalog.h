@@ -55,6 +55,14 @@ const struct catalog_user *catalog_user(const struct catalog *cat, const char *n
 bool catalog_user_may_view(const struct catalog *cat, const struct catalog_user *u,
                            const char *camera_id);
 
+/* The key to mint r's viewer tokens with (docs/relay-channel.md, "Keys and rotation"): the
+ * newest live key whose kid is among held[0..n_held) (the kids the relay reported holding in
+ * its last heartbeat); the newest key when !reported (an older relay that does not say) or
+ * when it holds none of the live keys. NULL when r has no live key. held is borrowed for the
+ * call; the result points into r. No allocation. */
+const struct reg_relay_key *catalog_relay_signing_key(const struct catalog_relay *r, bool reported,
+                                                      const char *const *held, size_t n_held);
+
 /* Iteration in id order (admin page, relay_view sync). */
 size_t catalog_relay_count(const struct catalog *cat);
 const struct catalog_relay *catalog_relay_at(const struct catalog *cat, size_t i);

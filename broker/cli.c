@@ -71,8 +71,9 @@ static const struct cli_opt_def cli_opts[CLI_OPT__COUNT] = {
 #define CLI_DEFAULT_EGRESS_MBPS 1000 /* one 1 Gbit/s port */
 
 /* Where the operator is told to put a relay key (the relay agent's default paths). */
-#define CLI_RELAY_KEY_FILE  "/etc/rtsp-director/relay.key"
-#define CLI_RELAY_CONF_FILE "/etc/rtsp-director/relay.conf"
+#define CLI_RELAY_KEY_FILE      "/etc/rtsp-director/relay.key"
+#define CLI_RELAY_CONF_FILE     "/etc/rtsp-director/relay.conf"
+#define CLI_RELAY_PREV_KEY_FILE "/etc/rtsp-director/relay.prev.key"
 
 /* Arguments shown back in error messages are cut (display only) at this many bytes. */
 #define CLI_SHOW_MAX 80
@@ -1280,12 +1281,28 @@ print_key(struct cli *c, const char *relay_id, struct reg_relay_key *key, const 
         "%s\n\n",
         key->kid, key->gen, hex);
     rd_cleanse(hex, sizeof hex);
-    if (prev_kid != NULL)
+    if (prev_kid != NULL) {
         put(c->out,
-            "Tokens for this relay are signed with the new key from now on: install it now.\n"
-            "The previous key (kid %s) stays valid for verification until the next "
-            "rotation.\n\n",
+            "The broker keeps signing this relay's viewer tokens with the key the relay holds\n"
+            "until its heartbeats report the new one, so viewers keep playing meanwhile.\n"
+            "The previous key (kid %s) stays valid until the next rotation, which retires it:\n"
+            "install the new key before rotating again.\n\n",
             prev_kid);
+        put(c->out,
+            "Install it on the relay host, keeping the previous key:\n"
+            "  mv %s %s\n"
+            "  umask 077 && cat > %s    # paste the key line above, then Ctrl-D\n"
+            "and in %s:\n"
+            "  relay_id      = %s\n"
+            "  key_id        = %s\n"
+            "  key_file      = %s\n"
+            "  prev_key_id   = %s\n"
+            "  prev_key_file = %s\n"
+            "then reload the relay (SIGHUP).\n",
+            CLI_RELAY_KEY_FILE, CLI_RELAY_PREV_KEY_FILE, CLI_RELAY_KEY_FILE, CLI_RELAY_CONF_FILE,
+            relay_id, key->kid, CLI_RELAY_KEY_FILE, prev_kid, CLI_RELAY_PREV_KEY_FILE);
+        return rc;
+    }
     put(c->out,
         "Install it on the relay host:\n"
         "  umask 077 && cat > %s    # paste the key line above, then Ctrl-D\n"

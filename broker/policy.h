@@ -9,6 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "rd_limits.h"
+
 /* Operator state of a relay: the registry's, or "draining" when the relay reports it. */
 enum policy_relay_state {
     POLICY_RELAY_ACTIVE = 0,
@@ -60,6 +62,13 @@ struct policy_candidate {
     uint32_t reserved_kbps;        /* their estimated egress */
     bool pulls;                    /* pulls this camera (reported, or reserved since) */
     uint32_t pull_viewers;         /* viewers of this camera there (last heartbeat) */
+    /* Not scored: carried for the router, which mints the viewer's token with a key the
+     * relay holds (docs/relay-channel.md, "Keys and rotation"). The token key ids its last
+     * accepted heartbeat listed; kids_reported false when that beat had no "kids" (an older
+     * relay) or none was accepted since its boot. */
+    bool kids_reported;
+    uint8_t n_held_kids;                       /* 0..RD_TOKEN_LIVE_KIDS */
+    const char *held_kids[RD_TOKEN_LIVE_KIDS]; /* borrowed, NUL-terminated, n_held_kids used */
 };
 
 struct policy_input {

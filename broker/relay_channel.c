@@ -441,6 +441,28 @@ parse_body(struct relay_channel_hb *out, json_t *root)
         hb->cpu_pct = (uint32_t)(x + 0.5); /* in range: checked above */
     }
 
+    /* Optional: older relays do not send it (docs/relay-channel.md). */
+    json_t *kids = json_object_get(root, "kids");
+    if (kids != NULL) {
+        if (!json_is_array(kids))
+            return hb_fail(out, RD_EPROTO, "kids must be an array");
+        size_t nk = json_array_size(kids);
+        if (nk > RD_TOKEN_LIVE_KIDS)
+            return hb_fail(out, RD_EPROTO, "kids: more than %d entries", RD_TOKEN_LIVE_KIDS);
+        for (size_t i = 0; i < nk; i++) {
+            json_t *k = json_array_get(kids, i);
+            if (!json_is_string(k))
+                return hb_fail(out, RD_EPROTO, "kids[%zu] must be a string", i);
+            if (!url_id_valid(rd_str_make(json_string_value(k), json_string_length(k)),
+                              RD_TOKEN_KID_MAX))
+                return hb_fail(out, RD_EPROTO, "kids[%zu] must match [A-Za-z0-9_-]{1,%d}", i,
+                               RD_TOKEN_KID_MAX);
+            hb->kids[i] = json_string_value(k);
+        }
+        hb->kids_reported = true;
+        hb->n_kids = nk;
+    }
+
     json_t *cams = json_object_get(root, "cameras");
     if (cams == NULL)
         return hb_fail(out, RD_EPROTO, "cameras is required");

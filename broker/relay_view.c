@@ -45,6 +45,9 @@ struct rv_relay {
     uint32_t hb_cap_viewers, hb_cap_egress_kbps;   /* heartbeat */
     uint32_t viewers, egress_kbps, cpu_pct;
     uint32_t reserved_viewers, reserved_kbps;
+    bool kids_reported;                                  /* the last accepted beat had "kids" */
+    uint8_t n_kids;                                      /* its entries, in its order */
+    char kids[RD_TOKEN_LIVE_KIDS][RD_TOKEN_KID_MAX + 1]; /* token key ids the relay holds */
     uint32_t beat_gen; /* marks the pairs listed by the beat being applied */
     uint32_t sync_gen;
     uint32_t pull_head; /* live pairs */
@@ -740,7 +743,40 @@ hb_validate(const struct relay_view_hb *hb)
             && c->state != RELAY_VIEW_CAM_RETRYING && c->state != RELAY_VIEW_CAM_FAILED)
             return RD_EPROTO;
     }
+    if (!hb->kids_reported)
+        return RD_OK;
+    if (hb->n_kids > RD_TOKEN_LIVE_KIDS)
+        return RD_EPROTO;
+    for (size_t i = 0; i < hb->n_kids; i++) {
+        const char *k = hb->kids[i];
+        if (k == NULL
+            || !url_id_valid(rd_str_make(k, len_upto(k, RD_TOKEN_KID_MAX)), RD_TOKEN_KID_MAX))
+            return RD_EPROTO;
+    }
     return RD_OK;
+}
+
+/* Keeps the key ids of an accepted beat (validated by hb_validate). */
+static void
+hb_kids(struct rv_relay *r, const struct relay_view_hb *hb)
+{
+    r->kids_reported = hb->kids_reported;
+    r->n_kids = 0;
+    if (!hb->kids_reported)
+        return;
+    for (size_t i = 0; i < hb->n_kids; i++)
+        copy_str(r->kids[i], sizeof(r->kids[i]), hb->kids[i]);
+    r->n_kids = (uint8_t)hb->n_kids;
+}
+
+/* Points held[] at r's key ids. */
+static void
+kids_out(const struct rv_relay *r, bool *reported, uint8_t *n, const char **held)
+{
+    *reported = r->kids_reported;
+    *n = r->n_kids;
+    for (uint8_t i = 0; i < r->n_kids; i++)
+        held[i] = r->kids[i];
 }
 
 /* Order check: the outcome for a valid beat from r. */
@@ -860,6 +896,7 @@ relay_view_heartbeat(struct relay_view *v, const char *relay_id, const struct re
     r->cpu_pct = hb->cpu_pct;
     r->reserved_viewers = 0;
     r->reserved_kbps = 0;
+    hb_kids(r, hb);
 
     r->beat_gen++;
     if (r->beat_gen == 0)
@@ -943,6 +980,7 @@ cand_fill(const struct relay_view *v, const struct rv_relay *r, double now,
         .reserved_viewers = r->reserved_viewers,
         .reserved_kbps = r->reserved_kbps,
     };
+    kids_out(r, &c->kids_reported, &c->n_held_kids, c->held_kids);
 }
 
 int
@@ -1062,6 +1100,7 @@ fill_relay_info(const struct rv_relay *r, struct relay_view_relay_info *o)
         .reserved_kbps = r->reserved_kbps,
         .n_pulls = r->n_pulls,
     };
+    kids_out(r, &o->kids_reported, &o->n_held_kids, o->held_kids);
 }
 
 static void

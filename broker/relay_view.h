@@ -108,6 +108,12 @@ struct relay_view_hb {
     uint32_t cpu_pct;
     const struct relay_view_hb_camera *cameras; /* borrowed, n_cameras entries */
     size_t n_cameras;                           /* <= RD_HEARTBEAT_MAX_CAMERAS */
+    /* The token key ids the relay holds ("kids"): kids_reported false when the body had no
+     * such field (an older relay; then kids/n_kids are ignored). Each [A-Za-z0-9_-]{1,
+     * RD_TOKEN_KID_MAX}; an empty list is a report too (it holds none). */
+    bool kids_reported;
+    const char *kids[RD_TOKEN_LIVE_KIDS]; /* borrowed, n_kids entries */
+    size_t n_kids;                        /* <= RD_TOKEN_LIVE_KIDS */
 };
 
 enum relay_view_hb_outcome {
@@ -132,11 +138,13 @@ struct relay_view_hb_result {
  * authentication and timestamp window; this function checks order: with the current boot id
  * a seq <= the last one is a no-op (replay or reorder), the previous boot id is a no-op, any
  * other boot id is accepted and restarts seq tracking (the pulls' "since" restarts too).
- * An accepted beat replaces load and the relay's pull list (cameras not listed stop being
- * pulled there), clears its reservations (the relay now reports those viewers itself) and
- * counts towards health (relay_view_tick). Validates everything before changing anything.
+ * An accepted beat replaces load, the held key ids (a beat without them, e.g. the first of a
+ * downgraded relay, leaves none reported) and the relay's pull list (cameras not listed stop
+ * being pulled there), clears its reservations (the relay now reports those viewers itself)
+ * and counts towards health (relay_view_tick). Validates everything before changing anything.
  * Returns RD_OK (accepted); RD_EEXPIRED (duplicate, reordered, old boot: no-op);
- * RD_ENOTFOUND (unregistered relay); RD_EPROTO (bad boot id, camera id or state; no-op);
+ * RD_ENOTFOUND (unregistered relay); RD_EPROTO (bad boot id, camera id or state, more than
+ * RD_TOKEN_LIVE_KIDS kids or a bad kid; no-op);
  * RD_ELIMIT with outcome REJECTED (n_cameras > RD_HEARTBEAT_MAX_CAMERAS; no-op) or with an
  * accepted outcome and n_dropped > 0 (applied except the pairs that did not fit).
  * *res is always filled (may be NULL). */
@@ -174,7 +182,8 @@ uint32_t relay_view_relay_count(const struct relay_view *v);
  * stale at now. A pull counts (pulls = true, and in n_pullers) when the relay's beat is fresh
  * and lists the camera in a state other than failed, or when the relay holds a reservation
  * for it; the relay's operator state does not matter (a draining relay still holds its
- * upstream session). Strings borrow the view (see the top of this file).
+ * upstream session). kids_reported / held_kids are the relay's last accepted report.
+ * Strings borrow the view (see the top of this file).
  * Returns RD_OK, RD_ELIMIT when cap < relay_view_relay_count(), RD_EPROTO for a camera
  * without id or site. */
 int relay_view_snapshot_for(const struct relay_view *v, const struct policy_camera *camera,
@@ -214,7 +223,10 @@ struct relay_view_relay_info {
     uint32_t cap_viewers, cap_egress_kbps; /* effective */
     uint32_t viewers, egress_kbps, cpu_pct;
     uint32_t reserved_viewers, reserved_kbps;
-    uint32_t n_pulls; /* cameras it pulls or holds reservations for */
+    uint32_t n_pulls;                          /* cameras it pulls or holds reservations for */
+    bool kids_reported;                        /* as in struct policy_candidate */
+    uint8_t n_held_kids;                       /* 0..RD_TOKEN_LIVE_KIDS */
+    const char *held_kids[RD_TOKEN_LIVE_KIDS]; /* borrowed from the view */
 };
 
 struct relay_view_pull_info {

@@ -253,23 +253,27 @@ unavailable(const struct router_env *env, const struct rtsp_msg *msg,
     return rc;
 }
 
-/* The Location for camera on relay r, into loc[cap]. Returns its length or a negative code
- * with *why set. */
+/* The Location for camera on relay r (its snapshot entry c), into loc[cap]. The token is
+ * signed with the newest live key the relay reported holding, so a rotation does not lock
+ * viewers out before the relay has the new key. Returns its length or a negative code with
+ * *why set. */
 static int
 location_for(const struct router_env *env, const struct router_peer *peer,
-             const struct catalog_relay *r, const char *camera, char *loc, size_t cap,
-             const char **why)
+             const struct catalog_relay *r, const struct policy_candidate *c, const char *camera,
+             char *loc, size_t cap, const char **why)
 {
-    if (r->n_keys == 0) {
+    const struct reg_relay_key *k =
+        catalog_relay_signing_key(r, c->kids_reported, c->held_kids, c->n_held_kids);
+    if (k == NULL) {
         *why = "relay_without_key";
         return RD_ENOTFOUND;
     }
     struct url_token_key key;
     memset(&key, 0, sizeof(key));
-    size_t kid_len = strlen(r->keys[0].kid);
-    memcpy(key.kid, r->keys[0].kid, kid_len + 1);
+    size_t kid_len = strlen(k->kid);
+    memcpy(key.kid, k->kid, kid_len + 1);
     key.kid_len = kid_len;
-    memcpy(key.key, r->keys[0].key, sizeof(key.key));
+    memcpy(key.key, k->key, sizeof(key.key));
     struct rd_str ip = rd_str_cstr(peer->ip != NULL ? peer->ip : "");
     char tok[URL_TOKEN_MINT_MAX + 1];
     uint8_t jti[URL_TOKEN_JTI_BYTES];
@@ -360,7 +364,8 @@ redirect(const struct router_env *env, const struct rtsp_msg *msg, const struct 
     const struct catalog_relay *r = catalog_relay(env->cat, relay_id);
     const char *why = "relay_not_configured";
     char loc[RD_REG_URL_MAX + RD_CAMERA_ID_MAX + URL_TOKEN_MINT_MAX + 16];
-    if (r == NULL || location_for(env, peer, r, camera, loc, sizeof(loc), &why) < 0) {
+    if (r == NULL
+        || location_for(env, peer, r, &in.cands[ch.index], camera, loc, sizeof(loc), &why) < 0) {
         RD_LOG_RATELIMITED(RD_LOG_WARN, peer->log, 10.0,
                            "relay refused as redirect target relay=%s reason=%s", relay_id, why);
         return unavailable(env, msg, peer, camera, why, out, res);

@@ -96,7 +96,6 @@ struct bclient {
     /* Log once per change: the last heartbeat outcome logged. */
     int last_logged; /* 0 nothing yet, 1 ok, 2 failing */
     long last_fail_key;
-    char logged_kid[RD_TOKEN_KID_MAX + 1]; /* a foreign signing_kid already logged */
 
     unsigned depth; /* inside one of our watchers */
     bool dying;     /* bclient_free was called from a callback: free when depth is 0 */
@@ -401,17 +400,37 @@ beat_body(struct bclient *b, const struct hb_report *r, size_t *len)
             return NULL;
         }
     }
+    json_t *kids = json_array();
+    if (kids == NULL) {
+        json_decref(cams);
+        return NULL;
+    }
+    for (size_t i = 0; i < r->n_kids && i < RD_TOKEN_LIVE_KIDS; i++) {
+        const char *k = r->kids[i];
+        if (k == NULL
+            || !url_id_valid(rd_str_make(k, strnlen(k, RD_TOKEN_KID_MAX + 1)), RD_TOKEN_KID_MAX)) {
+            RD_LOG_RATELIMITED(RD_LOG_WARN, &b->log, 60.,
+                               "heartbeat kid left out (bad key id) index=%zu", i);
+            continue;
+        }
+        if (json_array_append_new(kids, json_string(k)) != 0) {
+            json_decref(kids);
+            json_decref(cams);
+            return NULL;
+        }
+    }
     const char *state =
         r->state != NULL && strcmp(r->state, "draining") == 0 ? "draining" : "active";
     double cpu = r->cpu_pct >= 0. ? r->cpu_pct : 0.; /* NaN too */
     if (cpu > RD_HEARTBEAT_MAX_CPU_PCT)
         cpu = RD_HEARTBEAT_MAX_CPU_PCT;
-    json_t *root = json_pack("{s:s,s:s,s:I,s:s,s:{s:I,s:I},s:I,s:I,s:f,s:o}", "relay_id",
+    /* "o" takes cams and kids, even on failure. */
+    json_t *root = json_pack("{s:s,s:s,s:I,s:s,s:{s:I,s:I},s:I,s:I,s:f,s:o,s:o}", "relay_id",
                              b->relay_id, "boot_id", b->boot_id, "seq", (json_int_t)b->seq, "state",
                              state, "capacity", "viewers", (json_int_t)r->capacity_viewers,
                              "egress_kbps", (json_int_t)r->capacity_egress_kbps, "viewers",
                              (json_int_t)r->viewers, "egress_kbps", (json_int_t)r->egress_kbps,
-                             "cpu_pct", cpu, "cameras", cams); /* "o" takes cams, even on failure */
+                             "cpu_pct", cpu, "kids", kids, "cameras", cams);
     if (root == NULL)
         return NULL;
     char *s = json_dumps(root, JSON_COMPACT);
@@ -506,17 +525,9 @@ beat_note(struct bclient *b, const struct hb_answer *a, CURLcode cc, const char 
         b->st.broker_reachable = true;
         if (b->last_logged != 1)
             RD_LOG(RD_LOG_NOTICE, &b->log, "broker answers heartbeats");
+        /* Whether the relay holds the signing_kid named is the owner's check (relay.c knows
+         * the whole keyring; this client only knows the key it signs with). */
         b->last_logged = 1;
-        if (a->signing_kid[0] != '\0' && strcmp(a->signing_kid, b->key.kid) != 0) {
-            if (strcmp(a->signing_kid, b->logged_kid) != 0)
-                RD_LOG(RD_LOG_ERR, &b->log,
-                       "broker signs viewer tokens with a key this relay does not hold: install "
-                       "the new key file and reload broker_kid=%s our_kid=%s",
-                       a->signing_kid, b->key.kid);
-            memcpy(b->logged_kid, a->signing_kid, sizeof(b->logged_kid));
-        } else {
-            b->logged_kid[0] = '\0';
-        }
         return;
     }
     b->st.beats_failed++;
@@ -1112,7 +1123,6 @@ bclient_set_key(struct bclient *b, const struct url_token_key *key)
         return;
     }
     b->key = *key;
-    b->logged_kid[0] = '\0';
 }
 
 void

@@ -43,6 +43,11 @@ struct hb_report {
     double cpu_pct;            /* percent of one core since the previous beat */
     struct hb_camera *cameras; /* the client's array of RD_HEARTBEAT_MAX_CAMERAS entries */
     size_t n_cameras;          /* set by fill, at most RD_HEARTBEAT_MAX_CAMERAS */
+    /* The token key ids the relay holds right now (its keyring: key_id, prev_key_id), sent as
+     * "kids" so the broker signs viewer tokens with one of them. Borrowed for the call; ids
+     * that are not [A-Za-z0-9_-]{1,RD_TOKEN_KID_MAX} are left out. */
+    const char *kids[RD_TOKEN_LIVE_KIDS];
+    size_t n_kids; /* at most RD_TOKEN_LIVE_KIDS */
 };
 
 /* The broker's answer to a heartbeat, or why there was none. */

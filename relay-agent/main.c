@@ -24,6 +24,11 @@
 #define MAIN_MAX_OVERRIDES 64
 
 static struct relay g_relay;
+/* What SIGHUP reads the configuration from again: -c, the -o overrides, a scratch copy. */
+static const char *g_conf_path;
+static char **g_overrides;
+static size_t g_n_overrides;
+static struct relay_conf g_fresh;
 
 static void
 usage(FILE *f)
@@ -65,7 +70,17 @@ on_hup(struct ev_loop *loop, ev_signal *w, int revents)
     struct relay *r = RD_CONTAINER_OF(w, struct relay, sighup);
     (void)log_reopen();
     RD_LOG(RD_LOG_NOTICE, NULL, "signal received signal=HUP");
-    relay_reload(r);
+    /* A key rotation edits key_id/key_file/prev_key_* in the file: read it again. */
+    struct rd_errbuf err = {{0}};
+    if (load_conf(&g_fresh, g_conf_path, g_overrides, g_n_overrides, &err) != RD_OK) {
+        RD_LOG(RD_LOG_ERR, NULL,
+               "configuration not re-read, the key settings stay as they were error=\"%s\"",
+               err.msg);
+        relay_reload(r);
+    } else {
+        relay_reload_conf(r, &g_fresh);
+    }
+    memset(&g_fresh, 0, sizeof(g_fresh));
 }
 
 static int
@@ -177,6 +192,9 @@ main(int argc, char **argv)
     }
     if (print)
         return conf_print(&relay_conf_table, conf, stdout) == RD_OK ? 0 : 1;
+    g_conf_path = conf_path;
+    g_overrides = overrides;
+    g_n_overrides = n_overrides;
     if (check_only) {
         /* The key files and the sources file are part of the configuration: check them. */
         if (relay_load_keys(&g_relay, &err) != RD_OK

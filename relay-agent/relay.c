@@ -125,6 +125,10 @@ hb_fill(void *arg, struct hb_report *rep)
     rep->n_cameras = 0;
     struct fill_ctx fc = {rep};
     cameras_each(r->cameras, fill_camera_cb, &fc);
+    /* The kids this relay verifies tokens with: the broker signs with the newest of them. */
+    rep->n_kids = 0;
+    for (size_t i = 0; i < r->keys.n && i < RD_TOKEN_LIVE_KIDS; i++)
+        rep->kids[rep->n_kids++] = r->keys.keys[i].kid;
 }
 
 static bool
@@ -149,11 +153,17 @@ hb_answer(void *arg, const struct hb_answer *a)
     if (a->signing_kid[0] != '\0' && strcmp(a->signing_kid, r->broker_signing_kid) != 0) {
         (void)rd_str_copy(r->broker_signing_kid, sizeof(r->broker_signing_kid),
                           rd_str_cstr(a->signing_kid));
+        /* The broker signs with the newest live key this relay reported holding ("kids" of
+         * the heartbeat), so a kid not held means the relay holds no live key at all (or an
+         * older broker that signs with its newest key regardless). */
         if (!relay_holds_kid(r, a->signing_kid))
             RD_LOG(RD_LOG_ERR, NULL,
                    "broker signs viewer tokens with a key this relay does not hold: install "
                    "the rotated key (key_id/key_file) and reload (SIGHUP); viewers sent here "
                    "get 403 until then signing_kid=%s",
+                   a->signing_kid);
+        else
+            RD_LOG(RD_LOG_INFO, NULL, "broker signs viewer tokens with signing_kid=%s",
                    a->signing_kid);
     }
     if (a->registry_version != r->registry_version) {
@@ -259,17 +269,55 @@ relay_start(struct relay *r, struct ev_loop *loop, struct rd_errbuf *err)
     return RD_OK;
 }
 
-void
-relay_reload(struct relay *r)
+/* Key settings of the configuration that SIGHUP applies (the others need a restart). */
+struct key_conf {
+    char key_id[RD_TOKEN_KID_MAX + 1];
+    char key_file[RD_CONF_MAX_VALUE + 1];
+    char prev_key_id[RD_TOKEN_KID_MAX + 1];
+    char prev_key_file[RD_CONF_MAX_VALUE + 1];
+};
+
+static void
+key_conf_get(const struct relay_conf *c, struct key_conf *k)
 {
+    memcpy(k->key_id, c->key_id, sizeof(k->key_id));
+    memcpy(k->key_file, c->key_file, sizeof(k->key_file));
+    memcpy(k->prev_key_id, c->prev_key_id, sizeof(k->prev_key_id));
+    memcpy(k->prev_key_file, c->prev_key_file, sizeof(k->prev_key_file));
+}
+
+static void
+key_conf_put(struct relay_conf *c, const struct key_conf *k)
+{
+    memcpy(c->key_id, k->key_id, sizeof(c->key_id));
+    memcpy(c->key_file, k->key_file, sizeof(c->key_file));
+    memcpy(c->prev_key_id, k->prev_key_id, sizeof(c->prev_key_id));
+    memcpy(c->prev_key_file, k->prev_key_file, sizeof(c->prev_key_file));
+}
+
+void
+relay_reload_conf(struct relay *r, const struct relay_conf *fresh)
+{
+    struct key_conf old, now;
+    key_conf_get(&r->conf, &old);
+    if (fresh != NULL) {
+        key_conf_get(fresh, &now);
+        key_conf_put(&r->conf, &now);
+    }
     struct rd_errbuf err = {{0}};
-    if (relay_load_keys(r, &err) != RD_OK)
+    if (relay_load_keys(r, &err) != RD_OK) {
+        key_conf_put(&r->conf, &old);
         RD_LOG(RD_LOG_ERR, NULL, "keys not reloaded, the old ones stay error=\"%s\"", err.msg);
-    else {
+    } else {
         RD_LOG(RD_LOG_NOTICE, NULL, "keys reloaded kid=%s prev_kid=%s", r->key.kid,
                r->prev_key.kid[0] != '\0' ? r->prev_key.kid : "-");
-        if (r->broker != NULL)
+        if (r->broker != NULL) {
             bclient_set_key(r->broker, &r->key);
+            /* Tell the broker the kids now held at once (it signs with the newest of them),
+             * and check its signing_kid again against the new keyring. */
+            r->broker_signing_kid[0] = '\0';
+            bclient_beat_now(r->broker);
+        }
     }
     if (r->conf.sources_file[0] != '\0') {
         if (relay_sources_load(r->conf.sources_file, add_source, r, &err) != RD_OK)
@@ -277,6 +325,12 @@ relay_reload(struct relay *r)
         else
             RD_LOG(RD_LOG_NOTICE, NULL, "sources reloaded cameras=%zu", cameras_count(r->cameras));
     }
+}
+
+void
+relay_reload(struct relay *r)
+{
+    relay_reload_conf(r, NULL);
 }
 
 static void

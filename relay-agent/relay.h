@@ -111,6 +111,11 @@ int relay_start(struct relay *r, struct ev_loop *loop, struct rd_errbuf *err);
 void relay_shutdown(struct relay *r);
 /* SIGHUP: reopen logs, reload keys and the sources file. */
 void relay_reload(struct relay *r);
+/* The same, taking the key settings (key_id, key_file, prev_key_id, prev_key_file) from fresh,
+ * the configuration file read again and checked by the caller (a rotation changes them; the
+ * other settings need a restart). When the keys do not load, the old settings and keys stay.
+ * fresh NULL: relay_reload(). fresh is borrowed for the call. */
+void relay_reload_conf(struct relay *r, const struct relay_conf *fresh);
 /* Frees everything (after the loop returned or a failed start). */
 void relay_close(struct relay *r);
 

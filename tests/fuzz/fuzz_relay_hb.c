@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* Fuzzes the relay channel's heartbeat body parser (relay_channel_hb_parse) with its
  * properties: on success every field is in its documented range and every camera id and
- * state is valid; on failure nothing is kept and a reason is given. The same bytes, used as
- * a body, never verify under a signature made for another body. */
+ * state is valid, every kid a key id; on failure nothing is kept and a reason is given. The same
+ * bytes, used as a body, never verify under a signature made for another body. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,6 +61,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             CHECK(hb.cameras[i].state <= RELAY_VIEW_CAM_FAILED);
             CHECK(hb.cameras[i].drops <= (uint64_t)INT64_MAX);
         }
+        CHECK(hb.hb.n_kids <= RD_TOKEN_LIVE_KIDS);
+        CHECK(hb.hb.kids_reported || hb.hb.n_kids == 0);
+        for (size_t i = 0; i < hb.hb.n_kids; i++)
+            CHECK(id_ok(hb.hb.kids[i], RD_TOKEN_KID_MAX));
     }
     relay_channel_hb_free(&hb);
     CHECK(hb.root == NULL);

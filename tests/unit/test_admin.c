@@ -675,6 +675,86 @@ test_hb_bad_kid_and_rotation(void **state)
     assert_int_equal(r.status, 200);
 }
 
+/* A heartbeat body of relay carrying kids_json as "kids" (NULL: no such field). */
+static const char *
+hb_json_kids(const char *relay, const char *boot, unsigned long long seq, const char *kids_json)
+{
+    static char body[1024];
+    int n = snprintf(body, sizeof(body),
+                     "{\"relay_id\":\"%s\",\"boot_id\":\"%s\",\"seq\":%llu,\"state\":"
+                     "\"active\",\"viewers\":1,\"egress_kbps\":1%s%s,\"cameras\":[]}",
+                     relay, boot, seq, kids_json != NULL ? ",\"kids\":" : "",
+                     kids_json != NULL ? kids_json : "");
+    assert_true(n > 0 && (size_t)n < sizeof(body));
+    return body;
+}
+
+/* signing_kid names the key the broker signs this relay's tokens with: the newest live one
+ * the relay reported holding, else the newest (docs/relay-channel.md, Keys and rotation). */
+static void
+test_hb_signing_kid_follows_held(void **state)
+{
+    struct fx *f = *state;
+    struct reg_relay_key k2;
+    assert_int_equal(registry_relay_rotate_key(f->b.reg, "relay-a", &k2), RD_OK);
+    assert_int_equal(broker_reload(&f->b), RD_OK);
+    char kids[64], want_old[64], want_new[64];
+    snprintf(want_old, sizeof(want_old), "\"signing_kid\":\"%s\"", f->key_a.kid);
+    snprintf(want_new, sizeof(want_new), "\"signing_kid\":\"%s\"", k2.kid);
+
+    /* The relay has not installed the new key yet: the old one keeps signing. */
+    snprintf(kids, sizeof(kids), "[\"%s\"]", f->key_a.kid);
+    struct resp r = beat_as(f, "relay-a", &f->key_a, hb_json_kids("relay-a", "b", 1, kids));
+    assert_int_equal(r.status, 200);
+    assert_true(has(r.body, want_old));
+    /* A replayed beat changes nothing, and its answer says the same. */
+    r = beat_as(f, "relay-a", &f->key_a, hb_json_kids("relay-a", "b", 1, "[]"));
+    assert_int_equal(r.status, 200);
+    assert_true(has(r.body, "\"applied\":false"));
+    assert_true(has(r.body, want_old));
+
+    /* Installed (both held, signed with either): the new key signs. */
+    snprintf(kids, sizeof(kids), "[\"%s\",\"%s\"]", k2.kid, f->key_a.kid);
+    r = beat_as(f, "relay-a", &k2, hb_json_kids("relay-a", "b", 2, kids));
+    assert_int_equal(r.status, 200);
+    assert_true(has(r.body, want_new));
+    /* 2 beats per second, burst 5: wait for 3 more tokens. */
+    ev_sleep(1.6);
+    ev_now_update(f->b.loop);
+    /* Back to the old one only; then an older relay (no kids), or one that holds no live
+     * key: the newest. */
+    snprintf(kids, sizeof(kids), "[\"%s\"]", f->key_a.kid);
+    r = beat_as(f, "relay-a", &f->key_a, hb_json_kids("relay-a", "b", 3, kids));
+    assert_true(has(r.body, want_old));
+    r = beat_as(f, "relay-a", &f->key_a, hb_json_kids("relay-a", "b", 4, NULL));
+    assert_int_equal(r.status, 200);
+    assert_true(has(r.body, want_new));
+    r = beat_as(f, "relay-a", &f->key_a, hb_json_kids("relay-a", "b", 5, "[\"stranger\"]"));
+    assert_true(has(r.body, want_new));
+    r = beat_as(f, "relay-a", &f->key_a, hb_json_kids("relay-a", "b", 6, "[]"));
+    assert_true(has(r.body, want_new));
+
+    /* Malformed kids (relay-b: its own bucket): 400 naming the field, counted, the view
+     * untouched. */
+    uint64_t malformed = f->b.metrics.hb[METRICS_HB_MALFORMED];
+    static const char *const bad[] = {"[\"a\",\"b\",\"c\"]", "\"k\"", "[\"a b\"]", "[7]",
+                                      "[\"abcdefghijklmnopq\"]"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        r = beat_as(f, "relay-b", &f->key_b, hb_json_kids("relay-b", "b", 1, bad[i]));
+        assert_int_equal(r.status, 400);
+        assert_true(has(r.body, "kids"));
+    }
+    assert_int_equal(f->b.metrics.hb[METRICS_HB_MALFORMED], malformed + 5);
+    struct relay_view_relay_info ri;
+    assert_int_equal(relay_view_relay_get(f->b.view, "relay-b", &ri), RD_OK);
+    assert_false(ri.ever_beat);
+    assert_false(ri.kids_reported);
+    assert_int_equal(relay_view_relay_get(f->b.view, "relay-a", &ri), RD_OK);
+    assert_int_equal(ri.seq, 6);
+    assert_true(ri.kids_reported);
+    assert_int_equal(ri.n_held_kids, 0);
+}
+
 static void
 test_hb_rate_limit(void **state)
 {
@@ -1452,6 +1532,7 @@ main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_hb_oversized, setup_token, teardown),
         cmocka_unit_test_setup_teardown(test_hb_unknown_relay, setup_token, teardown),
         cmocka_unit_test_setup_teardown(test_hb_bad_kid_and_rotation, setup_token, teardown),
+        cmocka_unit_test_setup_teardown(test_hb_signing_kid_follows_held, setup_token, teardown),
         cmocka_unit_test_setup_teardown(test_hb_rate_limit, setup_token, teardown),
         cmocka_unit_test_setup_teardown(test_hb_malformed, setup_token, teardown),
         cmocka_unit_test_setup_teardown(test_hb_relay_mismatch, setup_token, teardown),

@@ -48,6 +48,9 @@ struct fb {
     char cam0_id[RD_CAMERA_ID_MAX + 1];
     enum relay_view_cam_state cam0_state;
     uint64_t cam0_drops;
+    bool kids_reported;
+    size_t n_kids;
+    char kids[RD_TOKEN_LIVE_KIDS][RD_TOKEN_KID_MAX + 1];
     struct ev_loop *loop;
 };
 
@@ -167,6 +170,10 @@ fb_beat(struct fb *f, struct MHD_Connection *conn, const struct httpd_body *body
         f->cam0_state = hb->cameras[0].state;
         f->cam0_drops = hb->cameras[0].drops;
     }
+    f->kids_reported = hb->kids_reported;
+    f->n_kids = hb->n_kids;
+    for (size_t k = 0; k < hb->n_kids; k++)
+        snprintf(f->kids[k], sizeof(f->kids[k]), "%s", hb->kids[k]);
     relay_channel_hb_free(&fb_hb);
     if (f->n_429 > 0) {
         f->n_429--;
@@ -381,6 +388,8 @@ struct rec {
     unsigned n;
     bool draining;
     bool free_in_answer;
+    const char *kids[RD_TOKEN_LIVE_KIDS]; /* the keyring the fill reports */
+    size_t n_kids;
     struct bclient *b;
     /* fetch results */
     unsigned n_src;
@@ -403,6 +412,9 @@ rec_fill(void *arg, struct hb_report *r)
     r->cameras[2] = (struct hb_camera){"dock", "retrying", 7, 0, 12};
     r->cameras[3] = (struct hb_camera){"yard", "dancing", 0, 0, 0}; /* left out */
     r->n_cameras = 4;
+    for (size_t i = 0; i < rc->n_kids; i++)
+        r->kids[i] = rc->kids[i];
+    r->n_kids = rc->n_kids;
 }
 
 static void
@@ -788,6 +800,9 @@ test_heartbeat_fields_and_answer(void **state)
     static struct rec rc;
     memset(&rc, 0, sizeof(rc));
     rc.draining = true;
+    rc.kids[0] = "k1";
+    rc.kids[1] = "k0";
+    rc.n_kids = 2;
     struct url_token_key k = client_key(0, "k1");
     struct bclient *b = client(loop, f.h.port, 30, 2., 0, &rc, &k);
 
@@ -811,6 +826,11 @@ test_heartbeat_fields_and_answer(void **state)
     assert_string_equal(f.cam0_id, "lobby");
     assert_int_equal(f.cam0_state, RELAY_VIEW_CAM_PLAYING);
     assert_int_equal(f.cam0_drops, 7);
+    /* the keyring's kids, as the broker reads them */
+    assert_true(f.kids_reported);
+    assert_int_equal(f.n_kids, 2);
+    assert_string_equal(f.kids[0], "k1");
+    assert_string_equal(f.kids[1], "k0");
     /* the answer, parsed */
     const struct hb_answer *a = &rc.a[0];
     assert_true(a->ok);
@@ -852,6 +872,20 @@ test_heartbeat_fields_and_answer(void **state)
     /* ...until a shorter period shortens the wait already scheduled. */
     bclient_set_interval(b, 30);
     assert_true(run_until(loop, &f.n_beats, m + 2, 1.));
+
+    /* A kid the broker would refuse is left out (the beat still goes); none held: []. */
+    rc.kids[1] = "bad kid";
+    m = f.n_beats;
+    assert_true(run_until(loop, &f.n_beats, m + 2, 1.));
+    assert_int_equal(f.n_bad_body, 0);
+    assert_true(f.kids_reported);
+    assert_int_equal(f.n_kids, 1);
+    assert_string_equal(f.kids[0], "k1");
+    rc.n_kids = 0;
+    m = f.n_beats;
+    assert_true(run_until(loop, &f.n_beats, m + 2, 1.));
+    assert_true(f.kids_reported);
+    assert_int_equal(f.n_kids, 0);
     bclient_free(b);
     fb_stop(&f);
     ev_loop_destroy(loop);

@@ -884,6 +884,13 @@ test_relay_rotate_key(void **state)
     char want[96];
     snprintf(want, sizeof want, "The previous key (kid %s) stays valid", kid1);
     assert_true(contains(out_s, want));
+    /* Install instructions keep the previous key on the relay. */
+    snprintf(want, sizeof want, "  key_id        = %s\n", kid2);
+    assert_true(contains(out_s, want));
+    snprintf(want, sizeof want, "  prev_key_id   = %s\n", kid1);
+    assert_true(contains(out_s, want));
+    assert_true(contains(out_s, "prev_key_file = /etc/rtsp-director/relay.prev.key\n"));
+    assert_true(contains(out_s, "then reload the relay (SIGHUP)"));
     assert_key_matches(f, "ra", hex2, kid2, 2);
     /* The old key is still live, second. */
     struct registry *reg = reg_open(f);

@@ -372,6 +372,26 @@ static const struct hb_case hb_cases[] = {
     {HB_HEAD "\"viewers\":1,\"egress_kbps\":1,\"cameras\":[{\"id\":\"a\",\"state\":\"playing\","
              "\"ingress_kbps\":1.5}]}",
      RD_EPROTO, "cameras[0].ingress_kbps must be an integer"},
+    /* kids: optional; at most RD_TOKEN_LIVE_KIDS (2) key ids [A-Za-z0-9_-]{1,16} */
+    {HB_HEAD "\"kids\":[]," HB_TAIL, RD_OK, NULL},
+    {HB_HEAD "\"kids\":[\"k1\"]," HB_TAIL, RD_OK, NULL},
+    {HB_HEAD "\"kids\":[\"wzwEZp9w\",\"bwamtSmu\"]," HB_TAIL, RD_OK, NULL},
+    {HB_HEAD "\"kids\":[\"abcdefghijklmnop\",\"_-09AZaz\"]," HB_TAIL, RD_OK, NULL}, /* 16 */
+    {HB_HEAD "\"kids\":[\"k1\",\"k1\"]," HB_TAIL, RD_OK, NULL}, /* repeated: harmless */
+    {HB_HEAD "\"kids\":[\"a\",\"b\",\"c\"]," HB_TAIL, RD_EPROTO, "kids: more than 2"},
+    {HB_HEAD "\"kids\":\"k1\"," HB_TAIL, RD_EPROTO, "kids must be an array"},
+    {HB_HEAD "\"kids\":{}," HB_TAIL, RD_EPROTO, "kids must be an array"},
+    {HB_HEAD "\"kids\":null," HB_TAIL, RD_EPROTO, "kids must be an array"},
+    {HB_HEAD "\"kids\":[1]," HB_TAIL, RD_EPROTO, "kids[0] must be a string"},
+    {HB_HEAD "\"kids\":[\"k1\",null]," HB_TAIL, RD_EPROTO, "kids[1] must be a string"},
+    {HB_HEAD "\"kids\":[\"\"]," HB_TAIL, RD_EPROTO, "kids[0] must match"},
+    {HB_HEAD "\"kids\":[\"abcdefghijklmnopq\"]," HB_TAIL, RD_EPROTO, "kids[0] must match"}, /* 17 */
+    {HB_HEAD "\"kids\":[\"k1\",\"k 2\"]," HB_TAIL, RD_EPROTO, "kids[1] must match"},
+    {HB_HEAD "\"kids\":[\"k.1\"]," HB_TAIL, RD_EPROTO, "kids[0] must match"},
+    {HB_HEAD "\"kids\":[\"k\\n\"]," HB_TAIL, RD_EPROTO, "kids[0] must match"},
+    {HB_HEAD "\"kids\":[\"k\\u0000\"]," HB_TAIL, RD_EPROTO, "invalid JSON"},
+    {HB_HEAD "\"kids\":[\"k\xc3\xa9\"]," HB_TAIL, RD_EPROTO, "kids[0] must match"},
+    {HB_HEAD "\"kids\":[],\"kids\":[]," HB_TAIL, RD_EPROTO, "invalid JSON"}, /* duplicate */
 };
 
 static void
@@ -450,6 +470,63 @@ test_hb_fields(void **state)
     free(hb);
 }
 
+/* kids: what the relay view gets, present or absent. */
+static void
+test_hb_kids(void **state)
+{
+    (void)state;
+    struct relay_channel_hb *hb = calloc(1, sizeof(*hb));
+    assert_non_null(hb);
+    const char *two = HB_HEAD "\"kids\":[\"wzwEZp9w\",\"bwamtSmu\"]," HB_TAIL;
+    assert_int_equal(relay_channel_hb_parse(two, strlen(two), hb), RD_OK);
+    assert_true(hb->hb.kids_reported);
+    assert_int_equal(hb->hb.n_kids, 2);
+    assert_string_equal(hb->hb.kids[0], "wzwEZp9w");
+    assert_string_equal(hb->hb.kids[1], "bwamtSmu");
+
+    const char *none = HB_HEAD "\"kids\":[]," HB_TAIL;
+    assert_int_equal(relay_channel_hb_parse(none, strlen(none), hb), RD_OK);
+    assert_true(hb->hb.kids_reported); /* reported: holds none */
+    assert_int_equal(hb->hb.n_kids, 0);
+
+    /* An older relay: no field, nothing reported (re-parse resets the previous one). */
+    assert_int_equal(relay_channel_hb_parse(two, strlen(two), hb), RD_OK);
+    const char *old = HB_HEAD HB_TAIL;
+    assert_int_equal(relay_channel_hb_parse(old, strlen(old), hb), RD_OK);
+    assert_false(hb->hb.kids_reported);
+    assert_int_equal(hb->hb.n_kids, 0);
+    assert_null(hb->hb.kids[0]);
+
+    /* A refused list leaves nothing behind. */
+    const char *bad = HB_HEAD "\"kids\":[\"k1\",\"a b\"]," HB_TAIL;
+    assert_int_equal(relay_channel_hb_parse(bad, strlen(bad), hb), RD_EPROTO);
+    assert_false(hb->hb.kids_reported);
+    assert_int_equal(hb->hb.n_kids, 0);
+
+    /* Applied to a relay view, the kids are what snapshots carry. */
+    struct relay_view_params p;
+    relay_view_params_default(&p);
+    p.max_relays = 4;
+    p.max_cameras = 4;
+    p.max_pulls = 4;
+    struct relay_view *v = NULL;
+    assert_int_equal(relay_view_create(&p, &v), RD_OK);
+    struct relay_view_config c = {
+        .id = "relay-a", .site = "", .rtsp_base_url = "rtsp://r:8555", .cap_viewers = 10};
+    assert_int_equal(relay_view_relay_set(v, &c), RD_OK);
+    assert_int_equal(relay_channel_hb_parse(two, strlen(two), hb), RD_OK);
+    assert_int_equal(relay_view_heartbeat(v, hb->relay_id, &hb->hb, 1.0, NULL), RD_OK);
+    relay_channel_hb_free(hb); /* the view keeps copies */
+    struct relay_view_relay_info info;
+    assert_int_equal(relay_view_relay_get(v, "relay-a", &info), RD_OK);
+    assert_true(info.kids_reported);
+    assert_int_equal(info.n_held_kids, 2);
+    assert_string_equal(info.held_kids[0], "wzwEZp9w");
+    assert_string_equal(info.held_kids[1], "bwamtSmu");
+    relay_view_destroy(v);
+    free(hb);
+}
+
 static void
 test_hb_camera_limit(void **state)
 {
@@ -459,8 +536,11 @@ test_hb_camera_limit(void **state)
     assert_non_null(hb);
     assert_non_null(body);
     for (int n = RD_HEARTBEAT_MAX_CAMERAS; n <= RD_HEARTBEAT_MAX_CAMERAS + 1; n++) {
-        size_t off = (size_t)snprintf(body, RD_HTTP_MAX_HEARTBEAT_BODY,
-                                      HB_HEAD "\"viewers\":1,\"egress_kbps\":1,\"cameras\":[");
+        /* With the longest kids too: the largest legal body. */
+        size_t off =
+            (size_t)snprintf(body, RD_HTTP_MAX_HEARTBEAT_BODY,
+                             HB_HEAD "\"kids\":[\"abcdefghijklmnop\",\"ABCDEFGHIJKLMNOP\"],"
+                                     "\"viewers\":1,\"egress_kbps\":1,\"cameras\":[");
         for (int i = 0; i < n; i++)
             off += (size_t)snprintf(body + off, RD_HTTP_MAX_HEARTBEAT_BODY - off,
                                     "%s{\"id\":\"cam-%d\",\"state\":\"playing\",\"viewers\":%d,"
@@ -495,6 +575,7 @@ main(int argc, char **argv)
         cmocka_unit_test(test_limiter),
         cmocka_unit_test(test_hb_table),
         cmocka_unit_test(test_hb_fields),
+        cmocka_unit_test(test_hb_kids),
         cmocka_unit_test(test_hb_camera_limit),
     };
     return rd_test_run(argc, argv, "relay_channel", tests, sizeof(tests) / sizeof(tests[0]));

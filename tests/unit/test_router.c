@@ -554,6 +554,146 @@ test_token_signed_with_newest_key(void **state)
     assert_non_null(strstr(location(f, loc, sizeof(loc)), needle));
 }
 
+/* ---- Key choice during a rotation ---------------------------------------------------------- */
+
+/* Two accepted beats (healthy after the tick) reporting kids, optionally pulling lobby. */
+static void
+healthy_kids(struct fx *f, const char *relay, bool reported, const char *const *kids, size_t n,
+             bool pulls_lobby)
+{
+    static const struct relay_view_hb_camera lobby = {.id = "lobby",
+                                                      .state = RELAY_VIEW_CAM_PLAYING};
+    for (int i = 0; i < 2; i++) {
+        struct relay_view_hb hb = {.boot_id = "boot-1",
+                                   .seq = ++f->seq[relay_index(relay)],
+                                   .cameras = pulls_lobby ? &lobby : NULL,
+                                   .n_cameras = pulls_lobby ? 1 : 0,
+                                   .kids_reported = reported,
+                                   .n_kids = n};
+        for (size_t k = 0; k < n; k++)
+            hb.kids[k] = kids[k];
+        assert_int_equal(relay_view_heartbeat(f->view, relay, &hb, f->env.now, NULL), RD_OK);
+        f->env.now += 0.5;
+    }
+    struct relay_view_transition tr[8];
+    (void)relay_view_tick(f->view, f->env.now, tr, 8);
+}
+
+/* DESCRIBEs lobby (only relay-a can take it: relay-b is disabled), checks the 302 and returns
+ * the kid of the Location's token, which must verify with that kid's catalog key. */
+static const char *
+minted_kid(struct fx *f, char *kid, size_t cap)
+{
+    assert_int_equal(status_of(f, "DESCRIBE rtsp://broker/lobby RTSP/1.0\r\nCSeq: 5\r\n"), 302);
+    assert_string_equal(f->last.relay_id, "relay-a");
+    char loc[2048];
+    location(f, loc, sizeof(loc));
+    struct url_parts u;
+    assert_int_equal(url_split(rd_str_cstr(loc), &u), RD_OK);
+    struct rd_str cam, tok, rest;
+    assert_int_equal(url_relay_path_parse(u.path, &cam, &tok, &rest), RD_OK);
+    const char *dot = memchr(tok.p, '.', tok.len);
+    assert_non_null(dot);
+    assert_int_equal(rd_str_copy(kid, cap, rd_str_make(tok.p, (size_t)(dot - tok.p))), RD_OK);
+    const struct catalog_relay *r = catalog_relay(f->cat, "relay-a");
+    const struct reg_relay_key *k = NULL;
+    for (uint32_t i = 0; i < r->n_keys; i++) {
+        if (strcmp(r->keys[i].kid, kid) == 0)
+            k = &r->keys[i];
+    }
+    if (k == NULL)
+        fail_msg("Location %s: kid %s is not a live key", loc, kid);
+    /* A relay holding only that key accepts it. */
+    struct url_token_key key = {.kid_len = strlen(k->kid)};
+    memcpy(key.kid, k->kid, key.kid_len + 1);
+    memcpy(key.key, k->key, sizeof(key.key));
+    struct url_token_keyring ring;
+    assert_int_equal(url_token_keyring_set(&ring, &key, NULL), RD_OK);
+    struct rd_str ip = rd_str_cstr("192.0.2.7");
+    struct url_token_claims cl;
+    assert_int_equal(url_token_verify(&ring, rd_str_cstr("lobby"), rd_str_cstr("relay-a"), &ip,
+                                      f->env.wall_ms / 1000, tok, &cl),
+                     URL_TOKEN_OK);
+    return kid;
+}
+
+static void
+test_mint_kid_choice(void **state)
+{
+    struct fx *f = *state;
+    assert_int_equal(registry_relay_set_state(f->reg, "relay-b", REG_RELAY_DISABLED), RD_OK);
+    const struct catalog_relay *r = catalog_relay(f->cat, "relay-a");
+    char k1[RD_TOKEN_KID_MAX + 1], k2[RD_TOKEN_KID_MAX + 1], k3[RD_TOKEN_KID_MAX + 1];
+    snprintf(k1, sizeof(k1), "%s", r->keys[0].kid);
+    struct reg_relay_key nk;
+    assert_int_equal(registry_relay_rotate_key(f->reg, "relay-a", &nk), RD_OK);
+    snprintf(k2, sizeof(k2), "%s", nk.kid);
+    reload(f);
+    char kid[RD_TOKEN_KID_MAX + 1];
+    const char *old_only[] = {k1}, *both[] = {k2, k1}, *both_rev[] = {k1, k2}, *new_only[] = {k2},
+               *stranger[] = {"zzzz"};
+
+    /* Before the relay has the new key: it reports the old one only -> the old key signs,
+     * through the full snapshot and through the affinity (pullers) path alike. */
+    healthy_kids(f, "relay-a", true, old_only, 1, false);
+    assert_string_equal(minted_kid(f, kid, sizeof(kid)), k1);
+    healthy_kids(f, "relay-a", true, old_only, 1, true);
+    assert_string_equal(minted_kid(f, kid, sizeof(kid)), k1);
+    assert_string_equal(f->last.reason, "affinity");
+
+    /* Installed (SIGHUP): both held -> the newest, whatever order the relay lists them in. */
+    healthy_kids(f, "relay-a", true, both, 2, true);
+    assert_string_equal(minted_kid(f, kid, sizeof(kid)), k2);
+    healthy_kids(f, "relay-a", true, both_rev, 2, false);
+    assert_string_equal(minted_kid(f, kid, sizeof(kid)), k2);
+    healthy_kids(f, "relay-a", true, new_only, 1, false);
+    assert_string_equal(minted_kid(f, kid, sizeof(kid)), k2);
+
+    /* An older relay (no kids) or one holding none of the live keys: the newest, as before. */
+    healthy_kids(f, "relay-a", false, NULL, 0, false);
+    assert_string_equal(minted_kid(f, kid, sizeof(kid)), k2);
+    healthy_kids(f, "relay-a", true, stranger, 1, true);
+    assert_string_equal(minted_kid(f, kid, sizeof(kid)), k2);
+    healthy_kids(f, "relay-a", true, NULL, 0, false);
+    assert_string_equal(minted_kid(f, kid, sizeof(kid)), k2);
+
+    /* A second rotation retires k1: a relay still on k1 only gets the newest (k3); one on
+     * k2 (the previous key now) keeps getting k2. */
+    assert_int_equal(registry_relay_rotate_key(f->reg, "relay-a", &nk), RD_OK);
+    snprintf(k3, sizeof(k3), "%s", nk.kid);
+    reload(f);
+    healthy_kids(f, "relay-a", true, old_only, 1, false);
+    assert_string_equal(minted_kid(f, kid, sizeof(kid)), k3);
+    healthy_kids(f, "relay-a", true, both, 2, false);
+    assert_string_equal(minted_kid(f, kid, sizeof(kid)), k2);
+    const char *latest[] = {k3, k2};
+    healthy_kids(f, "relay-a", true, latest, 2, false);
+    assert_string_equal(minted_kid(f, kid, sizeof(kid)), k3);
+}
+
+/* catalog_relay_signing_key directly: the rule the router and the heartbeat answer share. */
+static void
+test_signing_key_rule(void **state)
+{
+    struct fx *f = *state;
+    struct reg_relay_key nk;
+    assert_int_equal(registry_relay_rotate_key(f->reg, "relay-a", &nk), RD_OK);
+    reload(f);
+    const struct catalog_relay *r = catalog_relay(f->cat, "relay-a");
+    assert_int_equal(r->n_keys, 2);
+    const char *newest = r->keys[0].kid, *prev = r->keys[1].kid;
+    const char *held_prev[] = {"other", prev}, *held_both[] = {prev, newest}, *held_null[] = {NULL};
+    assert_ptr_equal(catalog_relay_signing_key(r, false, NULL, 0), &r->keys[0]);
+    assert_ptr_equal(catalog_relay_signing_key(r, false, held_prev, 2), &r->keys[0]);
+    assert_ptr_equal(catalog_relay_signing_key(r, true, NULL, 0), &r->keys[0]);
+    assert_ptr_equal(catalog_relay_signing_key(r, true, held_null, 1), &r->keys[0]);
+    assert_ptr_equal(catalog_relay_signing_key(r, true, held_prev, 2), &r->keys[1]);
+    assert_ptr_equal(catalog_relay_signing_key(r, true, held_prev, 1), &r->keys[0]);
+    assert_ptr_equal(catalog_relay_signing_key(r, true, held_both, 2), &r->keys[0]);
+    struct catalog_relay none = {.n_keys = 0};
+    assert_null(catalog_relay_signing_key(&none, true, held_both, 2));
+}
+
 /* ---- Policy situations --------------------------------------------------------------------- */
 
 static void
@@ -951,6 +1091,8 @@ static const struct CMUnitTest tests[] = {
     T(test_302_setup_without_describe),
     T(test_token_bind_ip),
     T(test_token_signed_with_newest_key),
+    T(test_mint_kid_choice),
+    T(test_signing_key_rule),
     T(test_policy_affinity),
     T(test_policy_site),
     T(test_policy_capacity),
