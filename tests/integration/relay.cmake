@@ -14,6 +14,8 @@
 #                  plus margin; a normal viewer loses nothing; relay RSS bounded
 #   broker_outage  the broker stops: playing viewers lose nothing; heartbeats resume and the
 #                  relays are healthy again when it returns
+#   rotation       rotate-key with viewers playing: the broker keeps signing with the key the
+#                  relay holds until the relay reports the new one (SIGHUP after installing it)
 if(TARGET rtsp-broker)
     set(RD_BROKER_BIN $<TARGET_FILE:rtsp-broker>)
 else()
@@ -25,7 +27,8 @@ else()
     set(RD_RELAY_BIN ${PROJECT_BINARY_DIR}/relay-agent/rtsp-relay)
 endif()
 # name:timeout (seconds)
-foreach(t players:180 fanout:120 tokens:90 camera_restart:120 slow_viewer:120 broker_outage:120)
+foreach(t players:180 fanout:120 tokens:90 camera_restart:120 slow_viewer:120 broker_outage:120
+        rotation:90)
     string(REPLACE ":" ";" parts ${t})
     list(GET parts 0 name)
     list(GET parts 1 timeout)
