@@ -575,7 +575,7 @@ on_response(struct rbench_session *s, const struct rtsp_msg *m)
             finish(s, RBENCH_ERR_STATUS_PLAY, st);
             return false;
         }
-        s->t_play_ns = rbench_now_ns();
+        s->t_play_ns = s->rx_ns; /* read time, like the media read with it */
         s->res.established = true;
         s->res.setup_ns = s->t_play_ns - s->t_start_ns;
         s->st = RBENCH_ST_PLAYING;
@@ -622,6 +622,7 @@ process(struct rbench_session *s, uint64_t now)
     struct rbench_ctx *ctx = s->ctx;
     size_t off = 0;
     int fd = s->fd;
+    s->rx_ns = now;
     while (off < s->in_len) {
         struct rtsp_frame item;
         ssize_t n = rtsp_frame_next(s->in + off, s->in_len - off, RTSP_MSG_RESPONSE, NULL, &item,

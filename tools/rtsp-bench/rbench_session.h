@@ -85,6 +85,7 @@ struct rbench_session {
     unsigned n_tracks, setup_idx;
     struct rbench_track_io tracks[RBENCH_MAX_TRACKS];
     uint64_t t_start_ns, t_play_ns, t_end_ns;
+    uint64_t rx_ns; /* when the bytes being processed were read */
     struct rbench_result res;
     size_t out_len, out_off;
     size_t in_len;
