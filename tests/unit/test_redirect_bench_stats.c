@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* rd_redirect_bench accounting (tests/tools/bench_stats.c, bench_resp.c): histogram bucket
+/* rd_redirect_bench accounting (tools/rtsp-bench/bench_stats.c, bench_resp.c): histogram bucket
  * layout and percentiles against a sorted array, tallies, the open-loop schedule, camera
  * names, request texts and the response checks (RTSP via rtsp_msg, HTTP baseline). */
 #include "rd_test.h"

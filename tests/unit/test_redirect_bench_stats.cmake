@@ -1,4 +1,4 @@
 # SPDX-License-Identifier: MIT
-# The accounting and response checks live in tests/tools (library rd_bench), shared with the
-# load generator rd_redirect_bench.
+# The accounting and response checks live in tools/rtsp-bench (library rd_bench), shared by the
+# load generators rd_redirect_bench and rtsp-bench.
 target_link_libraries(${exe} PRIVATE rd_bench)
