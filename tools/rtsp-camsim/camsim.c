@@ -186,6 +186,8 @@ camsim_session_play(struct csession *x)
         s->playing->prev = x;
     s->playing = x;
     x->path->st.playing++;
+    if (!ev_is_active(&s->tick))
+        ev_timer_again(s->loop, &s->tick); /* the clock runs only while something plays */
 }
 
 void
@@ -575,6 +577,8 @@ tick_cb(struct ev_loop *loop, ev_timer *w, int revents)
             (void)conn_flush(c);
     }
     conns_reap(s);
+    if (!s->playing)
+        ev_timer_stop(loop, &s->tick);
 }
 
 /* ---- faults -------------------------------------------------------------------------------- */
@@ -904,8 +908,7 @@ camsim_new(const struct camsim_conf *conf, struct rd_errbuf *err)
     ev_io_init(&s->rtcp_io, rtcp_cb, s->udp_fd[1], EV_READ);
     ev_io_start(s->loop, &s->rtcp_io);
     double tick_s = conf->tick_ms / 1000.0;
-    ev_timer_init(&s->tick, tick_cb, tick_s, tick_s);
-    ev_timer_start(s->loop, &s->tick);
+    ev_timer_init(&s->tick, tick_cb, 0., tick_s); /* started by the first PLAY */
     ev_timer_init(&s->housekeeping, housekeeping_cb, 1.0, 1.0);
     ev_timer_start(s->loop, &s->housekeeping);
     ev_signal *sigs[] = {&s->sigterm, &s->sigint, &s->sigusr1, &s->sigusr2};

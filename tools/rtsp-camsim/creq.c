@@ -87,8 +87,37 @@ simple(struct cconn *c, const struct rtsp_msg *m, int status)
     finish(c, &o, NULL, 0);
 }
 
-/* Digest (RFC 7616, MD5 with qop=auth) for every method but OPTIONS. Returns true when the
- * request may go on; otherwise the 401 (or 400) is queued. */
+/* The RFC 2069 form (no qop), which GStreamer's RTSP client sends and which real cameras
+ * accept; digest_verify (the broker's policy) requires qop=auth, so the simulator checks
+ * this form itself with the library's primitives: our nonce, the request URI, then
+ * H(HA1:nonce:H(method:uri)) compared in constant time. Returns as digest_verify. */
+static int
+verify_rfc2069(struct camsim *s, const struct digest_credentials *cr, const struct rtsp_msg *m,
+               uint64_t now_s)
+{
+    if (!rd_str_eq(cr->uri, m->uri) || cr->response.len != 2 * rd_hash_len(RD_HASH_MD5)
+        || !rd_str_eq_cstr(cr->realm, CAMSIM_REALM))
+        return RD_EAUTH;
+    int rc = digest_nonce_check(&s->dsrv, cr->nonce, now_s);
+    if (rc != RD_OK && rc != RD_EEXPIRED)
+        return RD_EAUTH;
+    struct digest_response_in in = {.alg = RD_HASH_MD5,
+                                    .ha1_hex = rd_str_cstr(s->ha1),
+                                    .nonce = cr->nonce,
+                                    .method = m->method_name,
+                                    .uri = cr->uri};
+    uint8_t raw[RD_HASH_MAX];
+    char hex[2 * RD_HASH_MAX + 1];
+    if (digest_response_compute(&in, raw) != RD_OK)
+        return RD_EIO;
+    rd_hex_encode(raw, rd_hash_len(RD_HASH_MD5), hex);
+    if (!rd_ct_equal(hex, cr->response.p, cr->response.len))
+        return RD_EAUTH;
+    return rc; /* RD_OK, or RD_EEXPIRED: right password, old nonce */
+}
+
+/* Digest (RFC 7616, MD5; qop=auth or the RFC 2069 form) for every method but OPTIONS. Returns true
+ * when the request may go on; otherwise the 401 (or 400) is queued. */
 static bool
 authorized(struct cconn *c, const struct rtsp_msg *m, struct cpath *p)
 {
@@ -107,7 +136,9 @@ authorized(struct cconn *c, const struct rtsp_msg *m, struct cpath *p)
             return false;
         }
         if (rc == RD_OK && cr.alg == RD_HASH_MD5 && rd_str_eq_cstr(cr.username, s->conf.user)) {
-            rc = digest_verify(&s->dsrv, &cr, m->method_name, m->uri, rd_str_cstr(s->ha1), now_s);
+            rc = cr.has_qop ? digest_verify(&s->dsrv, &cr, m->method_name, m->uri,
+                                            rd_str_cstr(s->ha1), now_s)
+                            : verify_rfc2069(s, &cr, m, now_s);
             if (rc == RD_OK)
                 return true;
             stale = rc == RD_EEXPIRED;
