@@ -178,7 +178,7 @@ camsim_session_play(struct csession *x)
     if (x->playing)
         return;
     /* Frame x->frame is due now: the clock continues where PAUSE left it. */
-    x->t0 = ev_now(s->loop) - (double)x->frame / s->media.fps;
+    x->t0 = ev_now(s->loop) - (double)x->cur.frame / s->media.fps;
     x->playing = true;
     x->prev = NULL;
     x->next = s->playing;
@@ -205,11 +205,7 @@ session_restart(struct csession *x)
     x->ssrc = camsim_random32(s);
     x->seq = (uint16_t)camsim_random32(s);
     x->ts_base = camsim_random32(s);
-    x->au = 0;
-    x->nal = 0;
-    x->off = 0;
-    x->pkt = 0;
-    x->frame = 0;
+    memset(&x->cur, 0, sizeof(x->cur));
     x->wait_idr = false;
     x->t0 = ev_now(s->loop);
 }
@@ -468,17 +464,6 @@ emit(struct camsim *s, struct csession *x, const struct h264pack_pkt *pk)
     return true;
 }
 
-/* Moves x to the next access unit (looping the file; frame numbers keep counting). */
-static void
-next_au(struct camsim *s, struct csession *x)
-{
-    x->au = x->au + 1 == s->media.n_aus ? 0 : x->au + 1;
-    x->nal = 0;
-    x->off = 0;
-    x->pkt = 0;
-    x->frame++;
-}
-
 /* Sends what is due for session x at now: every packet of the frames whose time has come,
  * the current frame's spread over pace_s. */
 static void
@@ -487,7 +472,7 @@ session_tick(struct camsim *s, struct csession *x, ev_tstamp now)
     const struct media *m = &s->media;
     bool stopped = s->media_stopped || x->path->media_stopped;
     for (;;) {
-        ev_tstamp due = x->t0 + (double)x->frame / m->fps;
+        ev_tstamp due = x->t0 + (double)x->cur.frame / m->fps;
         if (now < due)
             return;
         if (now - due > CAMSIM_CATCHUP_S) {
@@ -495,12 +480,12 @@ session_tick(struct camsim *s, struct csession *x, ev_tstamp now)
             x->t0 += now - due;
             due = now;
         }
-        const struct media_au *au = &m->aus[x->au];
-        if (x->pkt == 0 && (stopped || (x->wait_idr && !au->idr))) {
+        const struct media_au *au = &m->aus[x->cur.au];
+        if (x->cur.pkt == 0 && (stopped || (x->wait_idr && !au->idr))) {
             /* A stalled camera sends nothing (the sequence does not advance) and resumes at
              * an IDR picture, with timestamps from the wall clock. */
             x->wait_idr = x->wait_idr || stopped;
-            next_au(s, x);
+            media_cursor_next_au(m, &x->cur);
             continue;
         }
         x->wait_idr = false;
@@ -510,41 +495,27 @@ session_tick(struct camsim *s, struct csession *x, ev_tstamp now)
             if (allowed > au->n_pkts)
                 allowed = au->n_pkts;
         }
-        struct h264pack_rtp rtp = {
-            .pt = CAMSIM_PT, .ts = x->ts_base + media_frame_ts(m, x->frame), .ssrc = x->ssrc};
-        bool dropped = false;
-        while (x->pkt < allowed) {
-            const struct media_nal *nal = &m->nals[au->first + x->nal];
+        while (x->cur.pkt < allowed) {
             struct h264pack_pkt pk;
-            rtp.seq = x->seq;
-            size_t off = x->off;
-            bool last_nal = x->nal + 1 == au->n_nals;
-            if (h264pack_next(&rtp, last_nal, nal->p, nal->len, &off, m->mtu, &pk) != RD_OK)
+            struct media_cursor after;
+            if (media_packet(m, &x->cur, CAMSIM_PT, x->seq, x->ssrc, x->ts_base, &pk, &after)
+                != RD_OK)
                 return; /* cannot happen: media_index checked the mtu */
             if (!emit(s, x, &pk)) {
                 /* TCP queue full: the rest of this frame is lost (the sequence shows it) and
                  * the session resumes at the next IDR picture. */
-                uint32_t lost = au->n_pkts - x->pkt;
+                uint32_t lost = au->n_pkts - x->cur.pkt;
                 x->path->st.dropped += lost;
                 x->seq = (uint16_t)(x->seq + lost);
                 x->wait_idr = true;
-                next_au(s, x);
-                dropped = true;
                 break;
             }
             x->seq++;
-            x->pkt++;
-            x->off = off;
-            if (pk.nal_done) {
-                x->off = 0;
-                x->nal++;
-            }
+            x->cur = after;
         }
-        if (dropped)
-            continue;
-        if (x->pkt < au->n_pkts)
+        if (!x->wait_idr && x->cur.pkt < au->n_pkts)
             return; /* the rest of this frame is paced */
-        next_au(s, x);
+        media_cursor_next_au(m, &x->cur);
     }
 }
 

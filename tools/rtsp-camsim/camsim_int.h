@@ -67,13 +67,9 @@ struct csession {
     uint32_t ssrc;
     uint16_t seq;
     uint32_t ts_base;
-    uint64_t frame; /* frames since PLAY (timestamps: ts_base + frame * 90000 / fps) */
-    ev_tstamp t0;   /* when frame 0 was due */
-    size_t au;      /* access unit being sent */
-    uint32_t nal;   /* NAL unit of that access unit's send list */
-    size_t off;     /* progress through that NAL unit (h264pack_next) */
-    uint32_t pkt;   /* packets of that access unit already sent */
-    bool wait_idr;  /* skip access units until the next IDR picture */
+    struct media_cursor cur;      /* next packet; cur.frame: timestamps ts_base + frame*90000/fps */
+    ev_tstamp t0;                 /* when frame 0 was due */
+    bool wait_idr;                /* skip access units until the next IDR picture */
     struct csession *prev, *next; /* the playing list */
 };
 

@@ -304,7 +304,7 @@ do_play(struct cconn *c, const struct rtsp_msg *m, struct csession *x, const str
     if (!was)
         x->path->st.plays++;
     /* RFC 2326 §12.33: the first packet this session will get. */
-    uint32_t rtptime = x->ts_base + media_frame_ts(&s->media, x->frame);
+    uint32_t rtptime = x->ts_base + media_frame_ts(&s->media, x->cur.frame);
     struct rtsp_out o;
     cconn_out_begin(c, &o);
     (void)rtsp_resp_begin(&o, 200, rtsp_resp_cseq_of(m));

@@ -241,3 +241,38 @@ media_kbps(const struct media *m)
         return 0;
     return (unsigned)(m->total_bytes * 8 * m->fps / m->n_aus / 1000);
 }
+
+int
+media_packet(const struct media *m, const struct media_cursor *cur, uint8_t pt, uint16_t seq,
+             uint32_t ssrc, uint32_t ts_base, struct h264pack_pkt *pk, struct media_cursor *after)
+{
+    if (cur->au >= m->n_aus)
+        return RD_EPROTO;
+    const struct media_au *au = &m->aus[cur->au];
+    if (cur->nal >= au->n_nals || cur->pkt >= au->n_pkts)
+        return RD_EPROTO;
+    const struct media_nal *nal = &m->nals[au->first + cur->nal];
+    struct h264pack_rtp rtp = {
+        .pt = pt, .seq = seq, .ts = ts_base + media_frame_ts(m, cur->frame), .ssrc = ssrc};
+    *after = *cur;
+    int rc =
+        h264pack_next(&rtp, cur->nal + 1 == au->n_nals, nal->p, nal->len, &after->off, m->mtu, pk);
+    if (rc != RD_OK)
+        return rc;
+    after->pkt++;
+    if (pk->nal_done) {
+        after->off = 0;
+        after->nal++;
+    }
+    return RD_OK;
+}
+
+void
+media_cursor_next_au(const struct media *m, struct media_cursor *cur)
+{
+    cur->au = cur->au + 1 >= m->n_aus ? 0 : cur->au + 1;
+    cur->nal = 0;
+    cur->off = 0;
+    cur->pkt = 0;
+    cur->frame++;
+}

@@ -11,6 +11,7 @@
 
 #include "annexb.h"
 #include "errbuf.h"
+#include "h264pack.h"
 
 #define MEDIA_CLOCK_HZ 90000 /* RFC 6184 §8.2.1: H.264 RTP clock */
 /* sprop-parameter-sets: base64 of one SPS and one PPS, a comma and the NUL. */
@@ -71,6 +72,30 @@ void media_free(struct media *m);
 /* RTP timestamp offset of frame number frame_no (counted from 0 over every loop) in the
  * 90 kHz clock: frame_no * 90000 / fps, modulo 2^32. */
 uint32_t media_frame_ts(const struct media *m, uint64_t frame_no);
+
+/* A sender's position in the media: the packet it sends next. Plain data. */
+struct media_cursor {
+    size_t au;      /* access unit (index into aus) */
+    uint32_t nal;   /* NAL unit of that access unit's send list */
+    size_t off;     /* progress through that NAL unit (h264pack_next) */
+    uint32_t pkt;   /* packets of that access unit already built */
+    uint64_t frame; /* frames sent or skipped since the start, over every loop */
+};
+
+/* Builds the packet at *cur (which is not changed) for an RTP stream with the given payload
+ * type, sequence number, SSRC and timestamp base: timestamp ts_base + media_frame_ts(frame)
+ * (the same for every packet of an access unit), marker on the access unit's last packet
+ * (RFC 6184 §5.1). Sets *after to the cursor past this packet; after->pkt == the access
+ * unit's n_pkts means the access unit is complete (then call media_cursor_next_au).
+ * Returns RD_OK or RD_EPROTO for a cursor outside the media. The payload is a view into the
+ * media's data. */
+int media_packet(const struct media *m, const struct media_cursor *cur, uint8_t pt, uint16_t seq,
+                 uint32_t ssrc, uint32_t ts_base, struct h264pack_pkt *pk,
+                 struct media_cursor *after);
+
+/* Moves *cur to the start of the next access unit, looping to aus[0] (an IDR picture) after
+ * the last; frame counts on so timestamps stay continuous. */
+void media_cursor_next_au(const struct media *m, struct media_cursor *cur);
 
 /* Average bit rate of the file in kbit/s at its frame rate (for b=AS and stats). */
 unsigned media_kbps(const struct media *m);
