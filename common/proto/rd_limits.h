@@ -446,4 +446,30 @@
  * loop; the rest is read on the next iteration. */
 #define RD_PULL_READS_PER_WAKEUP 64
 
+/* ---- Camera simulator (tools/rtsp-camsim) ---- */
+/* Camera paths one rtsp-camsim process serves (--path/--paths). More: refused at start-up. */
+#define RD_CAMSIM_MAX_PATHS 10000
+/* Bytes of one path name (without the leading '/'): a camera id. Longer: refused at start-up. */
+#define RD_CAMSIM_PATH_MAX RD_CAMERA_ID_MAX
+/* Size of the media file (mmap'd once and shared by every camera). Larger: refused at start-up. */
+#define RD_CAMSIM_MEDIA_MAX_BYTES (1024 * 1024 * 1024)
+/* Access units (frames) in the media file. More: refused at start-up. */
+#define RD_CAMSIM_MEDIA_MAX_AUS (1024 * 1024)
+/* RTP packet size (header included) for --mtu: a payload must fit a loopback or Ethernet path
+ * with room for the interleaved header; outside: refused at start-up. */
+#define RD_CAMSIM_MTU_MIN 200
+#define RD_CAMSIM_MTU_MAX 8000
+/* RTSP connections open at once. More: accepted and closed at once (counted as refused). */
+#define RD_CAMSIM_MAX_CONNS 8192
+/* Queued output per TCP connection (responses and interleaved media). Full: media packets
+ * are dropped (counted) and that session resumes at the next IDR frame. */
+#define RD_CAMSIM_TCP_OUT_BYTES (512 * 1024)
+/* UDP datagrams gathered in one tick before sendmmsg; more are sent in further batches. */
+#define RD_CAMSIM_UDP_BATCH 1024
+/* Bytes of one control command line (--control FIFO). Longer: the line is ignored. */
+#define RD_CAMSIM_CONTROL_LINE 256
+/* A connection without a request for this long and no playing session is closed; a session
+ * without a request (keepalive) for the session timeout is ended (--session-timeout). */
+#define RD_CAMSIM_IDLE_S RD_IDLE_RELAY_S
+
 #endif
