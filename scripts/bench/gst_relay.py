@@ -7,7 +7,7 @@ depayloads the H.264, re-parses it (SPS/PPS in front of every IDR) and re-payloa
 every viewer, UDP unicast or TCP-interleaved, is served from that one pipeline.
 
     gst_relay.py --camera rtsp://127.0.0.1:8554/cam1 [--port 0] [--path /relay]
-                 [--address 127.0.0.1] [--ready-file F]
+                 [--address 127.0.0.1] [--backlog 1024] [--ready-file F]
 
 With --port 0 a free port is chosen; the bound port is printed as "PORT <n>" on stdout and
 written to --ready-file once the server accepts connections (the camera is only pulled when
@@ -43,6 +43,8 @@ def main():
     ap.add_argument("--address", default="127.0.0.1")
     ap.add_argument("--port", type=int, default=0)
     ap.add_argument("--path", default="/relay", help="mount path viewers play")
+    ap.add_argument("--backlog", type=int, default=1024,
+                    help="listen backlog (the library's default is 5; viewers arrive in bursts)")
     ap.add_argument("--ready-file")
     args = ap.parse_args()
     if not args.path.startswith("/"):
@@ -52,6 +54,7 @@ def main():
     server = GstRtspServer.RTSPServer()
     server.set_address(args.address)
     server.set_service(str(args.port))
+    server.set_backlog(args.backlog)
 
     factory = GstRtspServer.RTSPMediaFactory()
     factory.set_launch(launch_line(args.camera))
