@@ -7,6 +7,7 @@
     url = peer.start(camera_url, port=0)       # viewer URL rtsp://127.0.0.1:P/relay
     c0 = cpu_seconds(peer.pids); ...; c1 = cpu_seconds(peer.pids)
     peer.stop()
+    peer.versions()                            # dict of the versions in use
 
 (a) GstRelay: scripts/bench/gst_relay.py, GStreamer's RTSP server with one SHARED media
     factory `( rtspsrc location=CAM latency=0 protocols=tcp ! rtph264depay !
@@ -263,8 +264,8 @@ class GstRelay(_Peer):
         self.url = url
         return url
 
-    @staticmethod
-    def versions():
+    def versions(self):
+        """Versions of GStreamer and gst-rtsp-server in use."""
         out = subprocess.run([SYS_PYTHON, "-c",
                               "import gi; gi.require_version('Gst','1.0'); "
                               "gi.require_version('GstRtspServer','1.0'); "
@@ -345,8 +346,14 @@ class NpmRelay(_Peer):
         self.cache = cache
         self.rtp_start = rtp_start  # UDP ports the package hands out: 2 per viewer/publisher
         self.rtp_count = rtp_count
-        self.versions = None
+        self._versions = None
         self.publish_url = None
+
+    def versions(self):
+        """Installed versions (installs the package if it is not there yet)."""
+        if self._versions is None:
+            self._versions = npm_install(self.cache, os.path.join(self.workdir, "npm-install.log"))
+        return self._versions
 
     @property
     def ffmpeg_pid(self):
@@ -357,7 +364,7 @@ class NpmRelay(_Peer):
 
     def start(self, camera_url, port=0):
         """port is the client (viewer) port; the publish port is any free one."""
-        self.versions = npm_install(self.cache, os.path.join(self.workdir, "npm-install.log"))
+        self.versions()
         ready = os.path.join(self.workdir, "npm.ports")
         if os.path.exists(ready):
             os.unlink(ready)
@@ -475,7 +482,7 @@ def selftest(args):
                     if b["rc"] != 0 or b["established"] != 10 or b["packets"] == 0 or \
                             (b["loss_pct"] or 0) > args.max_loss:
                         failures.append(f"{cls.name}: rtsp-bench -n 10 -T {tr}: {b}")
-                r["versions"] = peer.versions if cls is NpmRelay else GstRelay.versions()
+                r["versions"] = peer.versions()
             except (PeerError, OSError, subprocess.SubprocessError, ProcessLookupError) as e:
                 failures.append(f"{cls.name}: {e}")
             finally:
