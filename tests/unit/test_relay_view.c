@@ -1311,6 +1311,31 @@ xs32(uint32_t *x)
  * for every camera, the pullers-only snapshot lists exactly the full snapshot's pullers, in the
  * same order with the same fields, and policy_pick answers affinity on it exactly when it
  * answers affinity on the full snapshot, with the same relay. */
+
+/* Field by field: the structs' padding bytes are not part of the contract (memcmp over them
+ * failed under clang's ASan build, where the two snapshot paths leave different bytes). */
+static void
+assert_cand_equal(const struct policy_candidate *a, const struct policy_candidate *b)
+{
+    assert_string_equal(a->id, b->id);
+    assert_string_equal(a->site, b->site);
+    assert_int_equal(a->state, b->state);
+    assert_int_equal(a->healthy, b->healthy);
+    assert_int_equal(a->cap_viewers, b->cap_viewers);
+    assert_int_equal(a->cap_egress_kbps, b->cap_egress_kbps);
+    assert_int_equal(a->viewers, b->viewers);
+    assert_int_equal(a->egress_kbps, b->egress_kbps);
+    assert_int_equal(a->cpu_pct, b->cpu_pct);
+    assert_int_equal(a->reserved_viewers, b->reserved_viewers);
+    assert_int_equal(a->reserved_kbps, b->reserved_kbps);
+    assert_int_equal(a->pulls, b->pulls);
+    assert_int_equal(a->pull_viewers, b->pull_viewers);
+    assert_int_equal(a->kids_reported, b->kids_reported);
+    assert_int_equal(a->n_held_kids, b->n_held_kids);
+    for (unsigned k = 0; k < a->n_held_kids; k++)
+        assert_string_equal(a->held_kids[k], b->held_kids[k]);
+}
+
 static void
 test_pullers_fast_path(void **state)
 {
@@ -1371,7 +1396,7 @@ test_pullers_fast_path(void **state)
                 if (!full[i].pulls)
                     continue;
                 assert_true(k < in_fast.n_cands);
-                assert_memory_equal(&fast[k], &full[i], sizeof(full[i]));
+                assert_cand_equal(&fast[k], &full[i]);
                 k++;
             }
             assert_int_equal(k, in_fast.n_cands);
