@@ -99,6 +99,8 @@ struct fanout {
     struct fanout_viewer_list pacing; /* UDP viewers with instant-start data left */
     struct fanout_viewer_list dead;   /* to report */
     ev_timer pace;
+    ev_timer hold;   /* flushes a frame still incomplete after cfg.frame_hold_s */
+    bool frame_done; /* a frame-ending packet was delivered since the last flush */
     uint32_t n_viewers;
     struct fanout_stats retired; /* counters of freed viewers, and dead/syscall totals */
     struct udp_batch batch;
@@ -136,6 +138,7 @@ fanout_cfg_default(struct fanout_cfg *cfg)
     cfg->udp_join_bytes_per_tick = RD_UDP_JOIN_BYTES_PER_TICK;
     cfg->udp_join_tick_s = RD_UDP_JOIN_TICK_MS / 1000.0;
     cfg->udp_gso = true;
+    cfg->frame_hold_s = RD_FANOUT_FRAME_HOLD_MS / 1000.0;
 }
 
 static uint32_t
@@ -464,6 +467,9 @@ kick(struct fanout *fo, struct fanout_viewer *v)
 
 /* ---- Context ---------------------------------------------------------------------------- */
 
+static void fanout_write_dirty(struct fanout *fo);
+static void hold_cb(struct ev_loop *loop, ev_timer *w, int revents);
+
 int
 fanout_new(struct ev_loop *loop, struct pktpool *pool, const struct fanout_cfg *cfg,
            struct fanout **out)
@@ -474,7 +480,8 @@ fanout_new(struct ev_loop *loop, struct pktpool *pool, const struct fanout_cfg *
         cfg = &def;
     }
     if (vqueue_limits_check(&cfg->queue) != RD_OK || !(cfg->stall_s > 0)
-        || !(cfg->udp_join_tick_s > 0) || cfg->udp_join_bytes_per_tick == 0)
+        || !(cfg->udp_join_tick_s > 0) || cfg->udp_join_bytes_per_tick == 0
+        || !(cfg->frame_hold_s >= 0))
         return RD_EPROTO;
     struct fanout *fo = calloc(1, sizeof(*fo));
     if (fo == NULL)
@@ -487,6 +494,7 @@ fanout_new(struct ev_loop *loop, struct pktpool *pool, const struct fanout_cfg *
     LIST_INIT(&fo->pacing);
     LIST_INIT(&fo->dead);
     ev_timer_init(&fo->pace, pace_cb, 0., 0.);
+    ev_timer_init(&fo->hold, hold_cb, 0., 0.);
     bool gso = false;
     if (cfg->udp_gso) {
         int s = socket(AF_INET, SOCK_DGRAM, 0);
@@ -510,6 +518,7 @@ fanout_free(struct fanout *fo)
         fanout_viewer_free(v);
     udp_batch_flush(&fo->batch);
     ev_timer_stop(fo->loop, &fo->pace);
+    ev_timer_stop(fo->loop, &fo->hold);
     free(fo);
 }
 
@@ -522,6 +531,31 @@ fanout_udp_gso(const struct fanout *fo)
 void
 fanout_flush(struct fanout *fo)
 {
+    /* Whole frames per write: while the packets delivered since the last write end in the
+     * middle of a video frame (no marker bit yet), hold them for at most frame_hold_s. A
+     * camera that paces a frame's packets over several reads then costs one writev (TCP) or
+     * one sendmmsg train (UDP) per viewer and frame instead of one per read. */
+    if (!fo->frame_done && fo->cfg.frame_hold_s > 0 && !LIST_EMPTY(&fo->dirty)) {
+        if (!ev_is_active(&fo->hold))
+            evx_timer_rearm(fo->loop, &fo->hold, fo->cfg.frame_hold_s);
+        return;
+    }
+    fanout_write_dirty(fo);
+}
+
+static void
+hold_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    (void)loop;
+    (void)revents;
+    fanout_write_dirty(RD_CONTAINER_OF(w, struct fanout, hold));
+}
+
+static void
+fanout_write_dirty(struct fanout *fo)
+{
+    ev_timer_stop(fo->loop, &fo->hold);
+    fo->frame_done = false;
     struct fanout_viewer *v;
     while ((v = LIST_FIRST(&fo->dirty)) != NULL) {
         unmark_dirty(v);
@@ -973,6 +1007,10 @@ fanout_deliver(struct fanout_sub_list *l, struct pkt *p)
     struct fanout *fo = l->head->v->fo;
     double now = ev_now(fo->loop);
     uint32_t now_ms = to_ms(now);
+    /* A frame ends at an RTP marker bit (RFC 6184 §5.1: last packet of an access unit), at
+     * any RTCP packet and at any packet of an ungated track (audio: one frame per packet). */
+    if ((p->flags & (PKT_RTCP)) || !(p->flags & PKT_GATED) || (p->len >= 2 && (p->data[1] & 0x80)))
+        fo->frame_done = true;
     for (struct fanout_sub *sub = l->head; sub != NULL; sub = sub->next)
         deliver_one(fo, sub, p, now, now_ms);
 }

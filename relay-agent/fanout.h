@@ -94,6 +94,10 @@ struct fanout_cfg {
     uint32_t udp_join_bytes_per_tick; /* > 0: pacing of a UDP viewer's instant-start data */
     double udp_join_tick_s;           /* > 0 */
     bool udp_gso;                     /* use UDP GSO when the kernel has it */
+    double frame_hold_s;              /* >= 0: how long fanout_flush holds a video frame whose
+                                         last packet (RTP marker) has not arrived yet, so each
+                                         viewer gets whole frames per write; 0 = write at every
+                                         flush. RD_FANOUT_FRAME_HOLD_MS */
 };
 
 struct fanout_viewer_stats {
@@ -135,10 +139,13 @@ int fanout_new(struct ev_loop *loop, struct pktpool *pool, const struct fanout_c
  * closed). Subs of those viewers are unlinked from their streams. NULL is a no-op. */
 void fanout_free(struct fanout *fo);
 
-/* Writes what the last read burst delivered: every TCP viewer that is not waiting for
- * EV_WRITE gets one writev per FANOUT_TCP_BATCH entries, every UDP viewer's packets go into
- * sendmmsg batches; then reports dead viewers. Call it from the loop thread after each burst
- * of stream_on_rtp/stream_on_rtcp calls (not from a dead callback). */
+/* Writes what the read bursts since the last write delivered: every TCP viewer that is not
+ * waiting for EV_WRITE gets one writev per FANOUT_TCP_BATCH entries, every UDP viewer's
+ * packets go into sendmmsg batches; then reports dead viewers. When nothing delivered since
+ * the last write ended a frame (an RTP marker bit on a video track, an RTCP packet, any
+ * packet of an ungated track), the write waits for the packet that does, at most
+ * cfg.frame_hold_s (then the fanout's timer writes what is there). Call it from the loop thread
+ * after each burst of stream_on_rtp/stream_on_rtcp calls (not from a dead callback). */
 void fanout_flush(struct fanout *fo);
 
 /* Whether UDP GSO is in use (configured, supported by the kernel and not turned off after a

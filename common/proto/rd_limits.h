@@ -146,6 +146,11 @@
  * live packets are sent at once. */
 #define RD_UDP_JOIN_BYTES_PER_TICK 16384
 #define RD_UDP_JOIN_TICK_MS        2
+/* Longest wait for the rest of a video frame before writing to viewers what has arrived:
+ * cameras that pace a frame's packets over several reads still cost one write per viewer and
+ * frame (issue 4: a whole frame per writev). Half a frame interval at 25 fps; a frame that
+ * takes longer is written in parts. */
+#define RD_FANOUT_FRAME_HOLD_MS 20
 
 /* ---- Relay media plane: packet pool and instant-start cache ---------------------------- */
 

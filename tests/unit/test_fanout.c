@@ -61,11 +61,16 @@ setup_with(const struct fanout_cfg *cfg)
     return 0;
 }
 
+/* Most cases model one read burst per flush with packets that carry no marker bits, so the
+ * frame hold is off here; test_frame_hold_whole_frames runs with the defaults. */
 static int
 setup(void **state)
 {
     (void)state;
-    return setup_with(NULL);
+    struct fanout_cfg cfg;
+    fanout_cfg_default(&cfg);
+    cfg.frame_hold_s = 0;
+    return setup_with(&cfg);
 }
 
 static int
@@ -81,21 +86,36 @@ teardown(void **state)
 
 /* A packet with a tag (its identity for the receiver), len payload bytes and flags. */
 static struct pkt *
-mkp(uint32_t tag, size_t len, uint16_t flags)
+mkp_m(uint32_t tag, size_t len, uint16_t flags, bool marker)
 {
     uint8_t pl[65536];
     size_t n = mt_h264(MT_AUDIO, tag, len, pl);
-    struct pkt *p = mt_rtp(&fx.pool, (uint16_t)tag, tag * 3000u, 0x1234, false, pl, n, 0);
+    struct pkt *p = mt_rtp(&fx.pool, (uint16_t)tag, tag * 3000u, 0x1234, marker, pl, n, 0);
     p->flags = flags;
     p->seq = (uint16_t)tag;
     return p;
 }
 
-/* Offers a new packet to every sub of l and drops the test's reference. */
+static struct pkt *
+mkp(uint32_t tag, size_t len, uint16_t flags)
+{
+    return mkp_m(tag, len, flags, false);
+}
+
+/* Offers a new packet to every sub of l and drops the test's reference; offer_end's packet
+ * carries the RTP marker bit (the last packet of a video frame). */
 static void
 offer(struct fanout_sub_list *l, uint32_t tag, size_t len, uint16_t flags)
 {
     struct pkt *p = mkp(tag, len, flags);
+    fanout_deliver(l, p);
+    pkt_unref(p);
+}
+
+static void
+offer_end(struct fanout_sub_list *l, uint32_t tag, size_t len, uint16_t flags)
+{
+    struct pkt *p = mkp_m(tag, len, flags, true);
     fanout_deliver(l, p);
     pkt_unref(p);
 }
@@ -183,7 +203,8 @@ test_tcp_in_order_one_write_per_burst(void **state)
     fanout_stats(fx.fo, &st0);
     for (uint32_t burst = 0; burst < 10; burst++) {
         for (uint32_t i = 0; i < 10; i++)
-            offer(&l, burst * 10 + i, 1000, i == 0 && burst == 0 ? F_KEY : F_P);
+            (i == 9 ? offer_end : offer)(&l, burst * 10 + i, 1000,
+                                         i == 0 && burst == 0 ? F_KEY : F_P);
         fanout_flush(fx.fo);
     }
     struct pkt *sr = mkp(999, 28, PKT_RTCP);
@@ -226,6 +247,65 @@ rx_tags(const struct mt_rx *rx, uint32_t *out, size_t cap)
     for (size_t i = 0; i < rx->nf && n < cap; i++)
         out[n++] = mt_tag(rx->f[i].data, rx->f[i].len);
     return n;
+}
+
+/* A frame whose last packet (marker) has not arrived is held: one write per viewer and frame
+ * across several read bursts; a frame still incomplete after frame_hold_s is written by the
+ * fanout's timer; RTCP ends a hold at once. */
+static void
+test_frame_hold_whole_frames(void **state)
+{
+    (void)state;
+    fanout_free(fx.fo);
+    assert_int_equal(fanout_new(fx.loop, &fx.pool, NULL, &fx.fo), RD_OK); /* the defaults */
+    int sv[2];
+    tcp_pair(sv, 0);
+    struct fanout_sub_list l;
+    fanout_list_init(&l);
+    struct fanout_sub *sub;
+    (void)tcp_viewer(sv[0], &sub, &l, FANOUT_GATE_OPEN);
+    mt_loop_spin(fx.loop);
+    struct fanout_stats st0, st;
+    fanout_stats(fx.fo, &st0);
+    /* One frame in three read bursts: nothing written until its marker packet. */
+    offer(&l, 0, 1000, F_KEY);
+    fanout_flush(fx.fo);
+    offer(&l, 1, 1000, F_P & ~PKT_AU_START);
+    fanout_flush(fx.fo);
+    fanout_stats(fx.fo, &st);
+    assert_int_equal(st.tcp_writes, st0.tcp_writes);
+    offer_end(&l, 2, 1000, F_P & ~PKT_AU_START);
+    fanout_flush(fx.fo);
+    fanout_stats(fx.fo, &st);
+    assert_int_equal(st.tcp_writes - st0.tcp_writes, 1);
+    assert_int_equal(st.pkts_out - st0.pkts_out, 3);
+    /* An incomplete frame is written by the hold timer after frame_hold_s. */
+    offer(&l, 3, 1000, F_P);
+    fanout_flush(fx.fo);
+    double t0 = ev_time();
+    while (ev_time() - t0 < 1.0) {
+        ev_run(fx.loop, EVRUN_ONCE);
+        fanout_stats(fx.fo, &st);
+        if (st.pkts_out - st0.pkts_out == 4)
+            break;
+    }
+    double waited = ev_time() - t0;
+    assert_int_equal(st.pkts_out - st0.pkts_out, 4);
+    assert_true(waited >= RD_FANOUT_FRAME_HOLD_MS / 1000.0 * 0.9);
+    assert_true(waited < 0.5);
+    /* RTCP is written at once (it ends a hold). */
+    offer(&l, 4, 1000, F_P);
+    struct pkt *sr = mkp(998, 28, PKT_RTCP);
+    fanout_deliver(&l, sr);
+    pkt_unref(sr);
+    fanout_flush(fx.fo);
+    fanout_stats(fx.fo, &st);
+    assert_int_equal(st.pkts_out - st0.pkts_out, 6);
+    struct mt_rx rx = {0};
+    mt_rx_read(&rx, sv[1], 0);
+    assert_int_equal(rx.nf, 6);
+    mt_rx_free(&rx);
+    close(sv[1]);
 }
 
 static void
@@ -296,6 +376,7 @@ test_slow_viewer_drops_resyncs_fast_viewer_lossless(void **state)
     fanout_cfg_default(&cfg);
     cfg.queue.max_bytes = 64 * 1024;
     cfg.queue.max_packets = 128;
+    cfg.frame_hold_s = 0; /* every flush writes: the packets here carry no marker bits */
     assert_int_equal(fanout_new(fx.loop, &fx.pool, &cfg, &fx.fo), RD_OK);
     int fast[2], slow[2];
     tcp_pair(fast, 0);
@@ -424,6 +505,7 @@ test_stall_disconnect_after_configured_time(void **state)
     struct fanout_cfg cfg;
     fanout_cfg_default(&cfg);
     cfg.stall_s = 0.25;
+    cfg.frame_hold_s = 0; /* every flush writes: the packets here carry no marker bits */
     assert_int_equal(fanout_new(fx.loop, &fx.pool, &cfg, &fx.fo), RD_OK);
     fx.free_on_dead = true;
     int slow[2], fast[2];
@@ -885,8 +967,8 @@ sendmmsg_across_viewers(bool gso)
     mt_loop_spin(fx.loop);
     struct fanout_stats st0;
     fanout_stats(fx.fo, &st0);
-    for (uint32_t t = 0; t < 10; t++)
-        offer(&l, t, 1000, F_P);
+    for (uint32_t t = 0; t < 10; t++) /* one frame: its last packet carries the marker */
+        (t == 9 ? offer_end : offer)(&l, t, 1000, F_P);
     fanout_flush(fx.fo);
     struct fanout_stats st;
     fanout_stats(fx.fo, &st);
@@ -972,6 +1054,7 @@ main(int argc, char **argv)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_cfg_and_names, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tcp_in_order_one_write_per_burst, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_frame_hold_whole_frames, setup, teardown),
         cmocka_unit_test_setup_teardown(test_gate_waiting_tentative_open, setup, teardown),
         cmocka_unit_test_setup_teardown(test_slow_viewer_drops_resyncs_fast_viewer_lossless, setup,
                                         teardown),
