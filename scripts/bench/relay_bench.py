@@ -132,7 +132,7 @@ class BenchDeployment(Deployment):
         for r in self.relays:
             obj = json.loads(self.cli(["relay", "add", r.id, "--site", SITE, "--rtsp-url",
                                        r.rtsp_base, "--capacity", str(self.a.capacity),
-                                       "--json"]).stdout)
+                                       "--egress-mbps", "100000", "--json"]).stdout)
             r.kid, r.key_hex = obj["kid"], obj["key"]
             self.write_relay_conf(r)
         few = self.cam_ids[:5]
@@ -174,7 +174,10 @@ def run_bench(a, h, name, urls, n, transport, seconds, ramp, relays_of, out_dir,
     """One rtsp-bench run of n viewers; measures the relays in relays_of() (list of (name,
     pid, metrics_fn)) over the steady window. Returns the point's dict."""
     jpath = os.path.join(out_dir, f"{name}.bench.json")
-    nsrc = max(4, (n + 39) // 40)  # <= 40 viewers per source address (relay: 50 per IP)
+    # Viewers per source address: the relay takes 50 connections per IP
+    # (RD_RELAY_MAX_CONNS_PER_IP) and 16 UDP sessions per IP (RD_VSERVER_UDP_SESSIONS_PER_IP).
+    per_ip = 12 if transport == "udp" else 40
+    nsrc = max(4, (n + per_ip - 1) // per_ip)
     argv = ["taskset", "-c", CORE_CLI, os.path.join(a.bin_dir, "tools", "rtsp-bench", "rtsp-bench"),
             "-n", str(n), "-T", transport, "-d", str(seconds), "--ramp", str(ramp), "--src",
             f"127.0.2.1-{nsrc}", "--json", jpath, "--label", name, "-q", *extra, *urls]
@@ -183,16 +186,26 @@ def run_bench(a, h, name, urls, n, transport, seconds, ramp, relays_of, out_dir,
     c0 = [cpu_s(pid) for _, pid, _ in rel]
     t_start = time.monotonic()
     p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    # Steady window: every viewer playing (rd_relay_viewers), or the ramp's time plus slack.
+    # Steady window: every viewer playing (rd_relay_viewers), or their number stable for 2 s
+    # once the ramp is over (some refused: reported), ending before rtsp-bench's TEARDOWN
+    # (seconds after the last viewer started).
     ramp_s = n / ramp if ramp > 0 else 0
     deadline = t_start + ramp_s + 15
+    last, since = -1, time.monotonic()
     while time.monotonic() < deadline and p.poll() is None:
-        if sum(msum(fn(), "rd_relay_viewers") for _, _, fn in rel) >= n:
+        v = sum(msum(fn(), "rd_relay_viewers") for _, _, fn in rel)
+        now = time.monotonic()
+        if v >= n:
+            break
+        if v != last:
+            last, since = v, now
+        elif now - since >= 2.0 and now - t_start > ramp_s + 1:
             break
         time.sleep(0.2)
     t_ramped = time.monotonic() - t_start
     time.sleep(1.0)
-    window = max(2.0, seconds - 3.0)
+    window = min(seconds - 3.0, t_start + ramp_s + seconds - 1.0 - time.monotonic())
+    window = max(1.0, window)
     w0 = [(cpu_s(pid), msum(fn(), "rd_relay_packets_out_total")) for _, pid, fn in rel]
     tw0 = time.monotonic()
     time.sleep(window)
