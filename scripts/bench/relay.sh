@@ -20,6 +20,7 @@
 # usage: scripts/bench/relay.sh [--no-build] [--out DIR] [--n 1,10,100,300,1000]
 #                               [--transports tcp,udp] [--seconds 12] [--ramp 200]
 #                               [--micro-seconds 3] [--no-micro] [--peers] [--keep]
+#                               [--pace-pct N]   (rtsp-camsim's; 0 = each frame in one burst)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 build="$root/build/bench"
@@ -30,9 +31,9 @@ while [ $# -gt 0 ]; do
     case "$1" in
     --no-build) build_it=0; shift ;;
     --out) out=$2; shift 2 ;;
-    --n | --transports | --seconds | --ramp | --micro-seconds) args+=("$1" "$2"); shift 2 ;;
+    --n | --transports | --seconds | --ramp | --micro-seconds | --pace-pct) args+=("$1" "$2"); shift 2 ;;
     --no-micro | --peers | --keep) args+=("$1"); shift ;;
-    -h | --help) sed -n '3,22p' "$0"; exit 0 ;;
+    -h | --help) sed -n "3,23p" "$0"; exit 0 ;;
     *) echo "relay.sh: unknown option $1" >&2; exit 2 ;;
     esac
 done

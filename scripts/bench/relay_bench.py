@@ -82,13 +82,15 @@ class Camsim:
         self.port = None
         self.stats_file = h.path("camsim.stats.json")
         self.proc = None
+        self.pace = None
 
     def start(self):
         pf = self.h.path("camsim.port")
         self.proc = self.h.spawn("camsim", ["taskset", "-c", CORE_CLI, self.binary, "--media",
                                             self.media, *self.paths_arg, "--port", "0",
                                             "--port-file", pf, "--stats-file", self.stats_file,
-                                            "--log-level", "warn"])
+                                            "--log-level", "warn",
+                                            *(["--pace-pct", str(self.pace)] if self.pace is not None else [])])
         deadline = time.monotonic() + 20
         while not (os.path.exists(pf) and open(pf).read().strip()):
             if not self.proc.alive() or time.monotonic() > deadline:
@@ -121,6 +123,7 @@ class BenchDeployment(Deployment):
                          broker_options={"max_conns_per_ip": "100"})
         self.camsim = Camsim(h, os.path.join(bd, "tools", "rtsp-camsim", "rtsp-camsim"),
                              a.media, camsim_paths)
+        self.camsim.pace = a.pace_pct
 
     def start_cameras(self):
         self.camsim.start()
@@ -505,6 +508,7 @@ def main():
         s.add_argument("--ramp", type=int, default=200)
         s.add_argument("--capacity", type=int, default=5000)
         s.add_argument("--keep", action="store_true", help="keep the harness directory (logs)")
+        s.add_argument("--pace-pct", type=int, help="rtsp-camsim --pace-pct (default: its 50; 0 = a frame per burst)")
     f = sub.choices["fanout"]
     f.add_argument("--n", default="1,10,100,300,1000")
     f.add_argument("--transports", default="tcp,udp")
