@@ -14,7 +14,7 @@
 #      loss, setup and PLAY->first key frame p50/p99, rtsp-bench's own CPU;
 #   4. beside it, scripts/bench/fanout_micro at the same N: writev, sendto, sendmmsg,
 #      sendmmsg+GSO floors, ratios relay/floor;
-#   5. --peers: scripts/bench/peers.py's servers (if that file exists) at the same N.
+#   5. --peers: the peers of scripts/bench/peers.py (GstRelay, NpmRelay; --peers-module FILE), same N.
 # Writes relay.json, summary.txt and every rtsp-bench JSON into the results directory.
 #
 # usage: scripts/bench/relay.sh [--no-build] [--out DIR] [--n 1,10,100,300,1000]
@@ -33,6 +33,7 @@ while [ $# -gt 0 ]; do
     --out) out=$2; shift 2 ;;
     --n | --transports | --seconds | --ramp | --micro-seconds | --pace-pct) args+=("$1" "$2"); shift 2 ;;
     --no-micro | --peers | --keep) args+=("$1"); shift ;;
+    --peers-module | --peer-classes) args+=("$1" "$2"); shift 2 ;;
     -h | --help) sed -n "3,23p" "$0"; exit 0 ;;
     *) echo "relay.sh: unknown option $1" >&2; exit 2 ;;
     esac

@@ -241,6 +241,11 @@ def run_bench(a, h, name, urls, n, transport, seconds, ramp, relays_of, out_dir,
     frac = delivered / pk_run if pk_run else 0
     cpu_run = sum(b - a_ for a_, b in zip(c0, c1))
 
+    est = None
+    if not pk_w and ag.get("packets_per_s"):
+        # no relay metrics (peers): packets delivered in the window from rtsp-bench's rate
+        est = ag["packets_per_s"] * (tw1 - tw0)
+
     def pct(k, q):
         return (tm.get(k) or {}).get(q)
 
@@ -254,7 +259,9 @@ def run_bench(a, h, name, urls, n, transport, seconds, ramp, relays_of, out_dir,
         "relay_pkts_out_window": pk_w, "relay_pkts_out_run": pk_run, "relay_drops_run": drops,
         "delivered_run": delivered, "delivered_fraction": round(frac, 5),
         "s_per_M_out": round(cpu_w / (pk_w / 1e6), 3) if pk_w else None,
-        "s_per_M_delivered": round(cpu_w / (pk_w * frac / 1e6), 3) if pk_w and frac else None,
+        "s_per_M_delivered": (round(cpu_w / (pk_w * frac / 1e6), 3) if pk_w and frac
+                              else round(cpu_w / (est / 1e6), 3) if est else None),
+        "delivered_window_estimated": est is not None,
         "s_per_M_delivered_whole_run": round(cpu_run / (delivered / 1e6), 3) if delivered else None,
         "rss_kib": sum(x.get("VmRSS", 0) for x in mem), "hwm_kib": sum(x.get("VmHWM", 0) for x in mem),
         "loss_pct": ag.get("loss_pct"), "lost": ag.get("lost"), "expected": ag.get("expected"),
@@ -299,21 +306,53 @@ def run_micro(a, ns, out_dir):
 
 
 def load_peers(a):
-    path = os.path.join(HERE, "peers.py")
+    """scripts/bench/peers.py (or --peers-module): its GstRelay and NpmRelay classes, each
+    cls(workdir); start(camera_url) -> viewer URL; .pids (CPU and RSS are theirs); stop()."""
+    path = a.peers_module or os.path.join(HERE, "peers.py")
     if not os.path.exists(path):
-        log("peers: scripts/bench/peers.py not present: peers not measured")
-        return None
+        log(f"peers: {path} not present: peers not measured")
+        return {}
     spec = importlib.util.spec_from_file_location("peers", path)
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
-    peers = getattr(mod, "PEERS", None)
-    if peers is None:
-        peers = {n: c for n, c in vars(mod).items()
-                 if isinstance(c, type) and hasattr(c, "start") and hasattr(c, "stop")
-                 and c.__module__ == mod.__name__}
-    if isinstance(peers, (list, tuple)):
-        peers = {getattr(c, "name", c.__name__): c for c in peers}
-    return peers
+    out = {}
+    for cname in a.peer_classes.split(","):
+        cls = getattr(mod, cname, None)
+        if cls is None:
+            log(f"peers: {path} has no class {cname}")
+            continue
+        out[getattr(cls, "name", cname)] = cls
+    return out
+
+
+# Transports each peer serves (rtsp-streaming-server answers 461 to a TCP SETUP).
+PEER_TRANSPORTS = {"npm": ("udp",)}
+
+
+def run_peers(a, h, d, ns, transports, res):
+    for pname, cls in load_peers(a).items():
+        for t in transports:
+            if t not in PEER_TRANSPORTS.get(pname, ("tcp", "udp")):
+                continue
+            for n in ns:
+                peer = cls(h.path(f"peer-{pname}-{t}-{n}"))
+                try:
+                    vurl = peer.start(d.camera("cam1").url)
+                except Exception as e:  # a peer that cannot run is reported, not fatal
+                    log(f"peer {pname}: cannot start: {e}")
+                    res["peers"].append({"peer": pname, "transport": t, "n": n, "error": str(e)})
+                    peer.stop()
+                    continue
+                try:
+                    rel = [(f"{pname}-{i}", pid, dict) for i, pid in enumerate(peer.pids)]
+                    run_bench(a, h, f"warmup-{pname}-{t}-{n}", [vurl], 1, t, 3, 50, lambda: rel, a.out)
+                    pt = run_bench(a, h, f"peer-{pname}-{t}-{n}", [vurl], n, t, a.seconds, a.ramp,
+                                   lambda: rel, a.out)
+                    pt["peer"] = pname
+                    res["peers"].append(pt)
+                    json.dump(res, open(os.path.join(a.out, "relay.json"), "w"), indent=1)
+                finally:
+                    peer.stop()
 
 
 def cmd_fanout(a):
@@ -342,26 +381,7 @@ def cmd_fanout(a):
                 json.dump(res, open(os.path.join(a.out, "relay.json"), "w"), indent=1)
         res["camsim"] = d.camsim.stats()
         if a.peers:
-            peers = load_peers(a)
-            for pname, cls in (peers or {}).items():
-                for t in transports:
-                    for n in ns:
-                        try:
-                            peer = cls() if not callable(getattr(cls, "start", None)) or isinstance(cls, type) else cls
-                            vurl, ppid = peer.start(d.camera("cam1").url)
-                        except Exception as e:  # a peer that cannot run is reported, not fatal
-                            log(f"peer {pname}: cannot start: {e}")
-                            res["peers"].append({"peer": pname, "error": str(e)})
-                            break
-                        try:
-                            time.sleep(2)
-                            pt = run_bench(a, h, f"peer-{pname}-{t}-{n}", [vurl], n, t, a.seconds,
-                                           a.ramp, lambda: [(pname, ppid, lambda: {})], a.out)
-                            pt["peer"] = pname
-                            # no /metrics: CPU per M delivered over the whole run
-                            res["peers"].append(pt)
-                        finally:
-                            peer.stop()
+            run_peers(a, h, d, ns, transports, res)
         d.stop()
     if not a.no_micro:
         res["micro"] = run_micro(a, ns, a.out)
@@ -405,8 +425,9 @@ def summarize_fanout(res, out):
         if "error" in p:
             lines.append(f"peer {p['peer']}: {p['error']}")
         else:
-            lines.append(f"peer {p['peer']:>12} {p['transport']} N={p['n']}: "
-                         f"{p['s_per_M_delivered_whole_run']} s/M (whole run) loss {p['loss_pct']}% "
+            lines.append(f"peer {p['peer']:>5} {p['transport']} N={p['n']:>4}: est {p['established']} "
+                         f"{p['s_per_M_delivered']} s/M (window; whole run {p['s_per_M_delivered_whole_run']}) "
+                         f"cpu {p['relay_cpu_pct']}% RSS {p['rss_kib'] / 1024:.1f} MiB loss {p['loss_pct']}% "
                          f"PLAY->key p50/p99 {p['play_to_key_ms_p50']}/{p['play_to_key_ms_p99']} ms")
     if res["micro"]:
         lines.append("fan-out reference (fanout_micro, same N): mode N s/M lost")
@@ -516,6 +537,8 @@ def main():
     f.add_argument("--micro-seconds", type=float, default=3)
     f.add_argument("--no-micro", action="store_true")
     f.add_argument("--peers", action="store_true")
+    f.add_argument("--peers-module", help="peers.py to use (default scripts/bench/peers.py)")
+    f.add_argument("--peer-classes", default="GstRelay,NpmRelay")
     c = sub.choices["cameras"]
     c.add_argument("--cameras", type=int, default=200)
     c.add_argument("--viewers-per-camera", type=int, default=2)
