@@ -344,6 +344,11 @@ def run_peers(a, h, d, ns, transports, res):
                     peer.stop()
                     continue
                 try:
+                    # Pinned like our relay: every thread of every process of the peer on
+                    # the server core (threads made later inherit it).
+                    for pid in peer.pids:
+                        subprocess.run(["taskset", "-a", "-p", "-c", CORE_SRV, str(pid)],
+                                       capture_output=True, timeout=10)
                     rel = [(f"{pname}-{i}", pid, dict) for i, pid in enumerate(peer.pids)]
                     run_bench(a, h, f"warmup-{pname}-{t}-{n}", [vurl], 1, t, 3, 50, lambda: rel, a.out)
                     pt = run_bench(a, h, f"peer-{pname}-{t}-{n}", [vurl], n, t, a.seconds, a.ramp,
