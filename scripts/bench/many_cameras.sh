@@ -6,19 +6,18 @@
 # (core 0) via the broker (core 1). Reports loss, setup time, PLAY->key frame, the relays' CPU
 # over the steady window and RSS, and camera sessions from camsim's stats compared per camera
 # with the (camera, relay) pairs actually chosen (rtsp-bench's final URLs, and the relays'
-# /api/v1/status). Media: 1 Mbit/s by default (--bitrate 4000 for issue 4's camera: 200 x
-# 4 Mbit/s is 78,000 packets/s in and 156,000 out, more than this 2-core machine carries
-# next to the generator).
+# /api/v1/status). Media: issue 4's camera (4 Mbit/s, make-media.sh) by default; --bitrate
+# KBIT makes and uses a lower-rate file for a busier machine.
 #
 # usage: scripts/bench/many_cameras.sh [--no-build] [--out DIR] [--cameras 200]
 #          [--viewers-per-camera 2] [--relays 2] [--seconds 15] [--transport tcp|udp]
-#          [--bitrate 1000] [--ramp 100] [--keep]
+#          [--bitrate 4000] [--ramp 100] [--keep]
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 build="$root/build/bench"
 build_it=1
 out=""
-kbit=1000
+kbit=4000
 ramp=100
 args=()
 while [ $# -gt 0 ]; do
