@@ -21,14 +21,13 @@ import argparse
 import importlib.util
 import json
 import os
-import statistics
 import subprocess
 import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "..", "tests", "integration"))
-from deployment import SITE, Deployment, CameraSpec, parse_metrics, http_get  # noqa: E402
+from deployment import SITE, CameraSpec, Deployment  # noqa: E402
 from harness import Harness, log  # noqa: E402
 
 CORE_SRV, CORE_CLI = "0", "1"
