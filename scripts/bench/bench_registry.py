@@ -7,7 +7,7 @@ fine for operators, minutes for 10,000 cameras. broker.sh registers the first fe
 cameras with the CLI (timing it) and has this script load the rest in one sqlite3 transaction
 per call, on the schema the CLI's first call created (schema/001_init.sql):
 
-    bench_registry.py cameras DB PATTERN FIRST LAST [--site S]
+    bench_registry.py cameras DB PATTERN FIRST LAST [--site S] [--url rtsp://HOST:PORT/cam%d]
     bench_registry.py relays DB FIRST LAST --json OUT [--cli-json F]... [--port-base N]
                       [--capacity N]
 
@@ -31,7 +31,8 @@ def cmd_cameras(a):
     db = sqlite3.connect(a.db)
     db.execute("PRAGMA foreign_keys = ON")
     head, _, tail = a.pattern.partition("%d")
-    rows = [(f"{head}{i}{tail}", f"{head}{i}{tail}", a.site, f"rtsp://10.255.0.1/stream{i}")
+    url = a.url.replace("%d", "{}") if a.url else "rtsp://10.255.0.1/stream{}"
+    rows = [(f"{head}{i}{tail}", f"{head}{i}{tail}", a.site, url.format(i))
             for i in range(a.first, a.last + 1)]
     with db:
         db.executemany("INSERT OR IGNORE INTO cameras (id, name, site_id, upstream_url) "
@@ -86,6 +87,7 @@ def main():
     c.add_argument("first", type=int)
     c.add_argument("last", type=int)
     c.add_argument("--site", default="default")
+    c.add_argument("--url", help="upstream URL pattern with %%d (default rtsp://10.255.0.1/stream%%d)")
     r = sub.add_parser("relays")
     r.add_argument("db")
     r.add_argument("first", type=int)

@@ -6,7 +6,7 @@
  * writev / sendmmsg loops (the floor). A reader thread drains the viewers' sockets.
  *
  *   fanout_micro [-n N[,N...]] [-d seconds] [-m mode[,mode...]]
- *   modes: tcp tcp_floor udp_gso udp udp_floor      (default: all)
+ *   modes: tcp tcp_floor udp_gso udp udp_floor udp_sendto udp_gso_floor   (default: all)
  *
  * Prints, per mode and N: packets handed to the kernel, packets received, loss, CPU seconds
  * of the fan-out thread (CLOCK_THREAD_CPUTIME_ID; with loopback sockets that includes the
@@ -47,8 +47,28 @@
 #define MAX_VIEWERS  2000
 #define SSRC         0x5eed1234u
 
-enum mode { MODE_TCP, MODE_TCP_FLOOR, MODE_UDP_GSO, MODE_UDP, MODE_UDP_FLOOR, MODE_N };
-static const char *const mode_names[MODE_N] = {"tcp", "tcp_floor", "udp_gso", "udp", "udp_floor"};
+/* The floors: tcp_floor = one writev of a whole frame ('$' headers + packets) per viewer;
+ * udp_sendto = one sendto per packet and viewer; udp_floor = plain sendmmsg; udp_gso_floor =
+ * sendmmsg of one UDP GSO train per viewer and frame (equal-sized runs of packets). */
+enum mode {
+    MODE_TCP,
+    MODE_TCP_FLOOR,
+    MODE_UDP_GSO,
+    MODE_UDP,
+    MODE_UDP_FLOOR,
+    MODE_UDP_SENDTO,
+    MODE_UDP_GSO_FLOOR,
+    MODE_N
+};
+static const char *const mode_names[MODE_N] = {"tcp",       "tcp_floor",  "udp_gso",      "udp",
+                                               "udp_floor", "udp_sendto", "udp_gso_floor"};
+
+static bool
+mode_is_floor(enum mode m)
+{
+    return m == MODE_TCP_FLOOR || m == MODE_UDP_FLOOR || m == MODE_UDP_SENDTO
+           || m == MODE_UDP_GSO_FLOOR;
+}
 
 static void
 die(const char *what)
@@ -211,6 +231,62 @@ floor_send(struct bench *b, struct pkt **pk, unsigned n)
         }
         return;
     }
+    if (b->mode == MODE_UDP_SENDTO) {
+        for (int v = 0; v < b->n; v++) {
+            for (unsigned i = 0; i < n; i++) {
+                ssize_t w =
+                    sendto(b->srv_rtp, pk[i]->data, pk[i]->len, MSG_DONTWAIT,
+                           (const struct sockaddr *)&b->peer_addr[v], sizeof(b->peer_addr[v]));
+                b->floor_syscalls++;
+                if (w == (ssize_t)pk[i]->len) {
+                    b->floor_pkts++;
+                    b->floor_bytes += pk[i]->len;
+                }
+            }
+        }
+        return;
+    }
+    if (b->mode == MODE_UDP_GSO_FLOOR) {
+        /* Per viewer, runs of equal-sized packets (the last of a run may be shorter) become
+         * one GSO message; all viewers' messages go out in sendmmsg chunks. */
+        static struct net_dgram gd[MAX_VIEWERS * 4];
+        static struct iovec giov[PKTS_PER_FRM];
+        static unsigned gcount[MAX_VIEWERS * 4];
+        unsigned m = 0;
+        for (int v = 0; v < b->n; v++) {
+            unsigned i = 0;
+            while (i < n) {
+                unsigned j = i + 1;
+                while (j < n && pk[j]->len <= pk[i]->len && pk[j - 1]->len == pk[i]->len)
+                    j++;
+                for (unsigned k = i; k < j; k++)
+                    giov[k] = (struct iovec){pk[k]->data, pk[k]->len};
+                gd[m] = (struct net_dgram){(const struct sockaddr *)&b->peer_addr[v],
+                                           sizeof(b->peer_addr[v]),
+                                           &giov[i],
+                                           j - i,
+                                           (uint16_t)(j - i > 1 ? pk[i]->len : 0),
+                                           0};
+                gcount[m++] = j - i;
+                i = j;
+            }
+        }
+        unsigned done = 0;
+        while (done < m) {
+            int r = net_udp_sendmmsg(b->srv_rtp, gd + done, m - done);
+            b->floor_syscalls += (m - done + NET_SENDMMSG_CHUNK - 1) / NET_SENDMMSG_CHUNK;
+            if (r <= 0) {
+                done++;
+                continue;
+            }
+            for (int j = 0; j < r; j++) {
+                b->floor_bytes += gd[done + (unsigned)j].sent;
+                b->floor_pkts += gcount[done + (unsigned)j];
+            }
+            done += (unsigned)r;
+        }
+        return;
+    }
     /* UDP floor: one plain datagram per packet and viewer, sendmmsg in chunks. */
     static struct net_dgram d[1024];
     static struct iovec iov[1024];
@@ -260,7 +336,7 @@ frame_cb(struct ev_loop *loop, ev_timer *w, int revents)
     for (unsigned i = 0; i < PKTS_PER_FRM; i++)
         pk[i] = make_pkt(b, key, i);
     b->gen_cpu_s += thread_cpu_s() - t0;
-    if (b->mode == MODE_TCP_FLOOR || b->mode == MODE_UDP_FLOOR) {
+    if (mode_is_floor(b->mode)) {
         floor_send(b, pk, PKTS_PER_FRM);
         for (unsigned i = 0; i < PKTS_PER_FRM; i++)
             pkt_unref(pk[i]);
@@ -370,7 +446,7 @@ run(enum mode mode, int n, double seconds)
         setup_udp(b);
     else
         setup_tcp(b);
-    for (int i = 0; i < n && mode != MODE_TCP_FLOOR && mode != MODE_UDP_FLOOR; i++) {
+    for (int i = 0; i < n && !mode_is_floor(mode); i++) {
         struct fanout_sub *sub;
         if (mode == MODE_TCP) {
             b->v[i] = fanout_viewer_new_tcp(b->fo, b->relay_fd[i], on_dead, NULL);
@@ -410,7 +486,7 @@ run(enum mode mode, int n, double seconds)
     uint64_t out_pkts, out_bytes;
     struct fanout_stats st;
     fanout_stats(b->fo, &st);
-    if (mode == MODE_TCP_FLOOR || mode == MODE_UDP_FLOOR) {
+    if (mode_is_floor(mode)) {
         out_pkts = b->floor_pkts;
         out_bytes = b->floor_bytes;
     } else {
@@ -472,7 +548,7 @@ main(int argc, char **argv)
 {
     int ns[16] = {1, 10, 100, 300, 1000};
     int nn = 5;
-    bool modes[MODE_N] = {true, true, true, true, true};
+    bool modes[MODE_N] = {true, true, true, true, true, true, true};
     double seconds = 4.0;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "-n") == 0 && i + 1 < argc) {
@@ -507,7 +583,7 @@ main(int argc, char **argv)
             }
         } else {
             fprintf(stderr, "usage: fanout_micro [-n N[,N...]] [-d seconds] [-m "
-                            "tcp,tcp_floor,udp_gso,udp,udp_floor]\n");
+                            "tcp,tcp_floor,udp_gso,udp,udp_floor,udp_sendto,udp_gso_floor]\n");
             return 2;
         }
     }
