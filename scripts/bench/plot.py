@@ -145,11 +145,11 @@ def plot_broker(plt, d, path):
                 r = json.load(fh)
         except (OSError, ValueError):
             continue
-        achieved = r.get("rate") or r.get("achieved_rate") or r.get("redirects_per_s")
+        achieved = r.get("redirects_per_s")
         if achieved is None:
             continue
         server = "nginx" if "nginx" in base else ("stub" if "stub" in base else "broker")
-        offered = r.get("offered_rate") or r.get("target_rate") or 0
+        offered = r.get("rate", 0) if r.get("open_loop") else 0  # closed loop: as fast as possible
         pts.setdefault(server, []).append((offered, achieved))
     if not pts:
         return made
