@@ -140,7 +140,12 @@ def faults(h, cs):
           f"per-path plays: {[p[k]['plays'] for k in ('cam1', 'cam2', 'cam3')]}")
     check(p["cam3"]["sessions"] == 1 and p["cam3"]["active"] == 0 and st["open"] == 0,
           "cam3: one session, none left after close-all")
-    check(p["cam1"]["teardowns"] >= 1, "ffmpeg's TEARDOWN counted")
+    # ffmpeg ends its session with a TEARDOWN, or (when it closes first, as it sometimes
+    # does at -t's end on a loaded machine) by closing the connection: either way none of
+    # its sessions may be left.
+    check(p["cam1"]["active"] == 0 and p["cam1"]["sessions"] >= 1,
+          f"ffmpeg's session ended (teardowns {p['cam1']['teardowns']}, "
+          f"active {p['cam1']['active']})")
     check(st["dropped"] == 0, f"no packet dropped (dropped {st['dropped']})")
 
 
