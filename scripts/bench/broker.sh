@@ -9,7 +9,8 @@
 #      heartbeating every second (tests/tools/rd_heartbeat_sim.py, core 1);
 #   4. rd_redirect_bench (core 1), a new TCP connection per viewer: OPTIONS+DESCRIBE at full
 #      speed, DESCRIBE only at full speed, then OPTIONS+DESCRIBE at half the full rate, open
-#      loop, for latency;
+#      loop, for latency; then offered at 25, 75, 90 and 110 % of the full rate (--no-sweep
+#      skips it) for the achieved-against-offered plot;
 #   5. heartbeat ingest: 1,000 relays at 2 beats/s each (the per-relay rate limit);
 #   6. nginx (Debian package, installed if missing) answering `return 302` on core 0, driven
 #      by the same generator in HTTP mode and by wrk with "Connection: close";
@@ -19,7 +20,7 @@
 #
 # usage: scripts/bench/broker.sh [--broker PATH] [--no-build] [--out DIR] [--seconds N]
 #                                [--repeats N] [--concurrency N] [--skip-nginx] [--skip-stub]
-#                                [--skip-broker] [--cli-sample N] [--spin]
+#                                [--skip-broker] [--no-sweep] [--cli-sample N] [--spin]
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -41,6 +42,7 @@ core_cli=1
 skip_nginx=0
 skip_stub=0
 skip_broker=0
+sweep=1
 spin=""
 py=/usr/bin/python3
 
@@ -56,8 +58,9 @@ while [ $# -gt 0 ]; do
     --skip-nginx) skip_nginx=1; shift ;;
     --skip-stub) skip_stub=1; shift ;;
     --skip-broker) skip_broker=1; shift ;;
+    --no-sweep) sweep=0; shift ;;
     --spin) spin="--spin"; shift ;;
-    -h | --help) sed -n '3,24p' "$0"; exit 0 ;;
+    -h | --help) sed -n '3,23p' "$0"; exit 0 ;;
     *) echo "broker.sh: unknown option $1" >&2; exit 2 ;;
     esac
 done
@@ -252,6 +255,16 @@ EOF
         run_gen "broker-half-$r" "$bpid" -c 1024 -d "$seconds" --warmup "$warmup" --src "$src" "${cams_arg[@]}" \
             --rate "$half" $spin 127.0.0.1:"$rport"
     done
+    if [ "$sweep" -eq 1 ]; then
+        # Offered-load sweep (open loop, one run each): achieved rate and latency against
+        # offered rate for the plot of docs/benchmarks.md (scripts/bench/plot.py).
+        for pct in 25 75 90 110; do
+            rate=$($py -c "print(max(1, int($full * $pct / 100)))")
+            log "broker: OPTIONS+DESCRIBE offered at ${pct}% of full speed ($rate/s, open loop)"
+            run_gen "broker-sweep$pct-1" "$bpid" -c 1024 -d "$seconds" --warmup "$warmup" \
+                --src "$src" "${cams_arg[@]}" --rate "$rate" $spin 127.0.0.1:"$rport"
+        done
+    fi
 
     stop_pid "$simpid"
     if [ "$ingest_relays" -gt "$relays" ]; then
