@@ -1148,6 +1148,30 @@ cmd_camera_list(struct cli *c)
     return table_done(c, &l.tab, "no cameras (add one: rtsp-broker camera add ID URL)");
 }
 
+/* The camera<->relay pull pairs of `camera show` (one row per relay) or `relay show` (one row
+ * per camera: by_camera), after a blank line; frees pairs. */
+static int
+pairs_table(struct cli *c, struct vec *pairs, bool by_camera)
+{
+    put(c->out, "\n");
+    static const char *const head[] = {"RELAY", "STATE", "VIEWERS", "INGRESS_KBPS", "SINCE (UTC)"};
+    static const char *const head_cam[] = {"CAMERA", "STATE", "VIEWERS", "INGRESS_KBPS",
+                                           "SINCE (UTC)"};
+    struct table t;
+    table_init(&t, by_camera ? head_cam : head, 5);
+    for (size_t i = 0; i < pairs->n; i++) {
+        const struct reg_pair *p = vec_at(pairs, i);
+        char when[32];
+        cell(&t, "%s", by_camera ? p->camera_id : p->relay_id);
+        cell(&t, "%s", registry_pull_state_name(p->state));
+        cell(&t, "%u", p->viewers);
+        cell(&t, "%u", p->ingress_kbps);
+        cell(&t, "%s", fmt_time(p->since, when));
+    }
+    vec_free(pairs);
+    return table_done(c, &t, "");
+}
+
 static int
 cmd_camera_show(struct cli *c)
 {
@@ -1197,21 +1221,7 @@ cmd_camera_show(struct cli *c)
         return 0;
     }
     kv(c, "pulled by", "%u relay(s), %llu viewer(s)", relays, (unsigned long long)viewers);
-    put(c->out, "\n");
-    static const char *const head[] = {"RELAY", "STATE", "VIEWERS", "INGRESS_KBPS", "SINCE (UTC)"};
-    struct table t;
-    table_init(&t, head, 5);
-    for (size_t i = 0; i < pairs.n; i++) {
-        const struct reg_pair *p = vec_at(&pairs, i);
-        char when[32];
-        cell(&t, "%s", p->relay_id);
-        cell(&t, "%s", registry_pull_state_name(p->state));
-        cell(&t, "%u", p->viewers);
-        cell(&t, "%u", p->ingress_kbps);
-        cell(&t, "%s", fmt_time(p->since, when));
-    }
-    vec_free(&pairs);
-    return table_done(c, &t, "");
+    return pairs_table(c, &pairs, false);
 }
 
 static int
@@ -1535,21 +1545,7 @@ cmd_relay_show(struct cli *c)
         return 0;
     }
     kv(c, "pulls", "%u camera(s), %llu viewer(s)", cameras, (unsigned long long)viewers);
-    put(c->out, "\n");
-    static const char *const head[] = {"CAMERA", "STATE", "VIEWERS", "INGRESS_KBPS", "SINCE (UTC)"};
-    struct table t;
-    table_init(&t, head, 5);
-    for (size_t i = 0; i < pairs.n; i++) {
-        const struct reg_pair *p = vec_at(&pairs, i);
-        char when[32];
-        cell(&t, "%s", p->camera_id);
-        cell(&t, "%s", registry_pull_state_name(p->state));
-        cell(&t, "%u", p->viewers);
-        cell(&t, "%u", p->ingress_kbps);
-        cell(&t, "%s", fmt_time(p->since, when));
-    }
-    vec_free(&pairs);
-    return table_done(c, &t, "");
+    return pairs_table(c, &pairs, true);
 }
 
 static int
