@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "evx.h"
+#include "net.h"
 #include "rd_err.h"
 #include "vserver_int.h"
 
@@ -251,15 +252,9 @@ static void
 conn_read(struct vconn *c, double now)
 {
     if (c->phase == VCONN_LINGER) {
-        char drop[4096];
-        ssize_t n = recv(c->fd, drop, sizeof(drop), 0);
-        if (n > 0) {
-            c->lingered += (size_t)n;
-            if (c->lingered > RD_LINGER_MAX_BYTES)
-                conn_kill(c, "linger_bytes");
-        } else if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
-            conn_kill(c, n == 0 ? "done" : "recv_error");
-        }
+        int rc = net_linger_drain(c->fd, &c->lingered, RD_LINGER_MAX_BYTES);
+        if (rc != RD_AGAIN)
+            conn_kill(c, rc == RD_OK ? "done" : rc == RD_ELIMIT ? "linger_bytes" : "recv_error");
         return;
     }
     size_t avail;

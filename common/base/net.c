@@ -334,3 +334,17 @@ net_udp_gso_supported(int fd)
     socklen_t len = sizeof(v);
     return getsockopt(fd, IPPROTO_UDP, UDP_SEGMENT, &v, &len) == 0;
 }
+
+int
+net_linger_drain(int fd, size_t *lingered, size_t max)
+{
+    char drop[4096];
+    ssize_t n = recv(fd, drop, sizeof(drop), 0);
+    if (n > 0) {
+        *lingered += (size_t)n;
+        return *lingered > max ? RD_ELIMIT : RD_AGAIN;
+    }
+    if (n == 0)
+        return RD_OK;
+    return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? RD_AGAIN : RD_EIO;
+}

@@ -55,6 +55,11 @@ int net_connect_result(int fd);
 /* TCP_NODELAY on. Returns RD_OK or RD_EIO (errno kept). */
 int net_set_nodelay(int fd);
 
+/* Lingering close (nginx lingering_close): reads and drops what fd has, adding the bytes to
+ * *lingered. Returns RD_AGAIN to keep waiting for the peer's FIN, RD_OK when it came,
+ * RD_ELIMIT when more than max bytes were dropped, RD_EIO on a socket error. */
+int net_linger_drain(int fd, size_t *lingered, size_t max);
+
 /* SO_SNDBUF = bytes (the kernel doubles it and applies its own bounds). RD_OK or RD_EIO. */
 int net_set_sndbuf(int fd, int bytes);
 
