@@ -62,12 +62,13 @@ struct conn {
     double accepted_at, req_at, body_at, out_at, idle_at, linger_at;
     size_t lingered;
     struct rd_buf in;
-    size_t out_len, out_sent; /* queued response bytes: out[out_sent .. out_len) */
+    /* Queued response bytes: obuf[out_sent .. out_len), obuf = conn_obuf(c). */
+    size_t out_len, out_sent;
     char addr[NET_ADDR_STRLEN];
     char ip[NET_IP_STRLEN];
     struct log_ctx log;
     char inmem[CONN_IN_BYTES];
-    char out[LISTENER_OUT_BYTES];
+    char out[LISTENER_OUT_BYTES]; /* only what the socket did not take (see conn_obuf) */
 };
 
 struct listener {
@@ -91,6 +92,12 @@ struct listener {
     bool draining;
     struct log_ctx log;
     struct rtsp_msg msg; /* parser scratch: one request is parsed at a time */
+    /* Responses are built and sent from here while one connection handles an event; only
+     * bytes the socket did not take are copied to that connection's own out (conn_unshare).
+     * So a connection whose answers go out at once never touches its out pages: about one
+     * page of memory per connection instead of two or three. */
+    struct conn *scratch_owner;
+    char scratch[LISTENER_OUT_BYTES];
 };
 
 void
@@ -146,6 +153,8 @@ conn_kill(struct conn *c, const char *why)
     struct listener *l = c->l;
     if (c->phase == CONN_DEAD)
         return;
+    if (l->scratch_owner == c)
+        l->scratch_owner = NULL;
     ev_io_stop(l->loop, &c->io);
     ev_timer_stop(l->loop, &c->timer);
     if (close(c->fd) != 0)
@@ -171,12 +180,36 @@ conn_kill(struct conn *c, const char *why)
 
 /* ---- Output -------------------------------------------------------------------------------- */
 
+/* Where c's queued output lives: the listener's scratch while c holds it, else c->out. */
+static char *
+conn_obuf(struct conn *c)
+{
+    return c->l->scratch_owner == c ? c->l->scratch : c->out;
+}
+
+/* Gives the scratch back, moving what is still unsent to c's own buffer. Called when an event
+ * on c is over (conn_settle) and when c dies. */
+static void
+conn_unshare(struct conn *c)
+{
+    struct listener *l = c->l;
+    if (l->scratch_owner != c)
+        return;
+    size_t pending = c->out_len - c->out_sent;
+    if (pending > 0)
+        memcpy(c->out, l->scratch + c->out_sent, pending);
+    c->out_len = pending;
+    c->out_sent = 0;
+    l->scratch_owner = NULL;
+}
+
 /* Writes what the socket takes. Returns false when the connection died. */
 static bool
 conn_flush(struct conn *c, double now)
 {
+    char *obuf = conn_obuf(c);
     while (c->out_sent < c->out_len) {
-        ssize_t n = send(c->fd, c->out + c->out_sent, c->out_len - c->out_sent, MSG_NOSIGNAL);
+        ssize_t n = send(c->fd, obuf + c->out_sent, c->out_len - c->out_sent, MSG_NOSIGNAL);
         if (n > 0) {
             c->out_sent += (size_t)n;
             continue;
@@ -198,12 +231,17 @@ conn_flush(struct conn *c, double now)
 static void
 conn_out_begin(struct conn *c, struct rtsp_out *o)
 {
+    struct listener *l = c->l;
+    if (c->out_len == 0 && l->scratch_owner == NULL)
+        l->scratch_owner = c; /* nothing queued: build in the scratch */
+    char *obuf = conn_obuf(c);
     if (c->out_sent > 0 && c->out_sent < c->out_len) {
-        memmove(c->out, c->out + c->out_sent, c->out_len - c->out_sent);
+        memmove(obuf, obuf + c->out_sent, c->out_len - c->out_sent);
         c->out_len -= c->out_sent;
         c->out_sent = 0;
     }
-    rtsp_out_init(o, c->out, sizeof(c->out), c->out_len);
+    _Static_assert(sizeof(l->scratch) == sizeof(c->out), "scratch and out are interchangeable");
+    rtsp_out_init(o, obuf, sizeof(c->out), c->out_len);
 }
 
 static void
@@ -314,8 +352,13 @@ conn_process(struct conn *c, double now)
     unsigned handled = 0;
     while (c->phase == CONN_OPEN && rd_buf_len(&c->in) > 0) {
         size_t queued = c->out_len - c->out_sent;
-        if (sizeof(c->out) - queued < LISTENER_RESPONSE_ROOM || queued > RD_RTSP_MAX_QUEUED_OUTPUT)
-            return; /* backpressure: resumes once the peer has read */
+        if (sizeof(c->out) - queued < LISTENER_RESPONSE_ROOM
+            || queued > RD_RTSP_MAX_QUEUED_OUTPUT) {
+            /* Backpressure: resumes when the socket is writable, which may be at once (the
+             * requests already read would otherwise wait for input that never comes). */
+            c->more_pending = true;
+            return;
+        }
         if (handled == RD_RTSP_MAX_PIPELINED) {
             c->more_pending = true;
             return;
@@ -379,6 +422,7 @@ conn_settle(struct conn *c, double now)
     struct listener *l = c->l;
     if (c->phase == CONN_DEAD)
         return;
+    conn_unshare(c);
     bool pending = c->out_sent < c->out_len;
     if (!pending && c->phase == CONN_CLOSING) {
         /* Final response out. A close while the peer's bytes are still arriving answers them

@@ -347,8 +347,12 @@ conn_process(struct vconn *c, double now)
             c->skip -= n;
             continue;
         }
-        if (conn_backpressured(c))
+        if (conn_backpressured(c)) {
+            /* Resumes when the socket is writable, which may be at once: the requests already
+             * read must not wait for input that may never come. */
+            c->more_pending = true;
             break;
+        }
         if (handled == RD_RTSP_MAX_PIPELINED) {
             c->more_pending = true;
             break;

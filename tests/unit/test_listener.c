@@ -28,6 +28,15 @@ struct lfx {
     char log_path[64];
 };
 
+#define BIG_BODY 1500 /* with its head, within LISTENER_RESPONSE_ROOM */
+
+static void
+big_body(int64_t cseq, char *body)
+{
+    for (size_t i = 0; i < BIG_BODY; i++)
+        body[i] = (char)('a' + (cseq + (int64_t)i) % 26);
+}
+
 static int
 handler(void *ctx, const struct rtsp_msg *msg, const struct listener_peer *peer,
         struct rtsp_out *out, bool *close_after)
@@ -41,6 +50,12 @@ handler(void *ctx, const struct rtsp_msg *msg, const struct listener_peer *peer,
     (void)rtsp_resp_begin(out, 200, rtsp_resp_cseq_of(msg));
     (void)rtsp_resp_headerf(out, "X-Conn", "%llu", (unsigned long long)peer->conn_id);
     *close_after = msg->method == RTSP_METHOD_DESCRIBE;
+    if (rd_str_eq_cstr(msg->method_name, "BIG")) {
+        /* A body of BIG_BODY bytes derived from the CSeq: corruption or reordering shows. */
+        char body[BIG_BODY];
+        big_body(rtsp_resp_cseq_of(msg), body);
+        return rtsp_resp_end(out, body, sizeof(body));
+    }
     return rtsp_resp_end(out, NULL, 0);
 }
 
@@ -255,6 +270,144 @@ test_long_pipeline(void **state)
     assert_int_equal(f->n_requests, 300);
     free(r);
     close(fd);
+}
+
+/* Requests already read wait for room in the output, not for more input: a batch whose
+ * answers need several rounds of output is answered in full although the peer sends nothing
+ * more (it used to wait for the header deadline). */
+static void
+test_backpressure_resumes_without_input(void **state)
+{
+    struct lfx *f = *state;
+    start(f);
+    int fd = connect_to(f);
+    enum { N = 200 };
+    static char reqs[N * 40];
+    size_t len = 0;
+    for (int i = 1; i <= N; i++)
+        len += (size_t)snprintf(reqs + len, sizeof(reqs) - len,
+                                "BIG * RTSP/1.0\r\nCSeq: %d\r\n\r\n", i);
+    send_all(fd, reqs, len);
+    struct reply *r = calloc(1, sizeof(*r));
+    assert_non_null(r);
+    double end = now_s() + 2.0; /* well within the header deadline */
+    while (f->n_requests < N && now_s() < end) {
+        read_for(f, fd, r, NULL, 0, 0.001);  /* drain: the answers' content is checked above */
+        assert_false(r->eof && r->len == 0); /* the connection is alive */
+        r->len = 0;
+        r->eof = false;
+    }
+    assert_int_equal(f->n_requests, N);
+    free(r);
+    close(fd);
+}
+
+/* The descriptor, in this process, of the accepted socket whose peer is fd's local end. */
+static int
+server_side_of(int fd)
+{
+    struct sockaddr_in mine, peer;
+    socklen_t ml = sizeof(mine);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&mine, &ml), 0);
+    for (int s = 3; s < 1024; s++) {
+        socklen_t pl = sizeof(peer);
+        if (s == fd || getpeername(s, (struct sockaddr *)&peer, &pl) != 0 || pl != sizeof(peer))
+            continue;
+        if (peer.sin_port == mine.sin_port && peer.sin_addr.s_addr == mine.sin_addr.s_addr)
+            return s;
+    }
+    fail_msg("no accepted socket for fd %d", fd);
+    return -1;
+}
+
+/* A peer that sends requests but stops reading fills its socket: answers the socket did not
+ * take move from the listener's shared scratch to the connection's own buffer and go out
+ * intact and in order later, while another connection is answered in between. */
+static void
+test_partial_send_keeps_order(void **state)
+{
+    struct lfx *f = *state;
+    start(f);
+    int slow = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(slow >= 0);
+    int small = 4096; /* fixed: no receive buffer autotuning up to tcp_rmem's maximum */
+    assert_int_equal(setsockopt(slow, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small)), 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(listener_port(f->l))};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(connect(slow, (struct sockaddr *)&a, sizeof(a)), 0);
+    assert_int_equal(fcntl(slow, F_SETFL, O_NONBLOCK), 0);
+    pump(f, 0.01);
+    /* The server's side of it, in this process: a small send buffer makes its sends partial. */
+    int srv = server_side_of(slow);
+    assert_int_equal(setsockopt(srv, SOL_SOCKET, SO_SNDBUF, &small, sizeof(small)), 0);
+    enum { M = 20000 }; /* far more answers (30 MB) than the sockets hold */
+    static char reqs[M * 40];
+    size_t len = 0;
+    for (int i = 1; i <= M; i++)
+        len += (size_t)snprintf(reqs + len, sizeof(reqs) - len,
+                                "BIG * RTSP/1.0\r\nCSeq: %d\r\n\r\n", i);
+    /* Send while the server reads. */
+    size_t sent = 0;
+    double quiet_since = now_s();
+    while (sent < len && now_s() - quiet_since < 0.3) {
+        ev_run(f->loop, EVRUN_NOWAIT);
+        ssize_t n = send(slow, reqs + sent, len - sent, MSG_NOSIGNAL);
+        if (n > 0) {
+            sent += (size_t)n;
+            quiet_since = now_s();
+        } else {
+            assert_true(n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK));
+            nanosleep(&(struct timespec){0, 1000000}, NULL);
+        }
+    }
+    assert_int_equal(sent, len); /* requests are small: the server's socket takes them all */
+    pump(f, 0.3);
+    unsigned answered = f->n_requests;
+    assert_true(answered < M); /* the answers filled the socket: the server waits */
+    int other = connect_to(f);
+    send_str(other, "OPTIONS * RTSP/1.0\r\nCSeq: 7\r\n\r\n");
+    struct reply *r = calloc(1, sizeof(*r));
+    assert_non_null(r);
+    read_for(f, other, r, "\r\n\r\n", 1, 2.0);
+    assert_non_null(strstr(r->buf, "RTSP/1.0 200 OK\r\nCSeq: 7\r\n"));
+    free(r);
+    close(other);
+    /* Read what the slow peer is owed: every request it sent in full, in order, intact. */
+    static char in[1 << 16];
+    size_t have = 0;
+    char body[BIG_BODY];
+    int next = 1;
+    double end = now_s() + 20.0, quiet = now_s();
+    while (now_s() < end && now_s() - quiet < 0.3) {
+        ev_run(f->loop, EVRUN_NOWAIT);
+        ssize_t n = recv(slow, in + have, sizeof(in) - have, 0);
+        if (n > 0) {
+            have += (size_t)n;
+            quiet = now_s();
+        } else {
+            assert_true(n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK));
+            nanosleep(&(struct timespec){0, 1000000}, NULL);
+        }
+        for (;;) { /* consume the complete answers at the start of in */
+            char head[96];
+            int hl =
+                snprintf(head, sizeof(head),
+                         "RTSP/1.0 200 OK\r\nCSeq: %d\r\nX-Conn: 1\r\nContent-Length: %d\r\n\r\n",
+                         next, BIG_BODY);
+            if (have < (size_t)hl + BIG_BODY)
+                break;
+            assert_memory_equal(in, head, (size_t)hl);
+            big_body(next, body);
+            assert_memory_equal(in + hl, body, BIG_BODY);
+            memmove(in, in + hl + BIG_BODY, have - (size_t)hl - BIG_BODY);
+            have -= (size_t)hl + BIG_BODY;
+            next++;
+        }
+    }
+    assert_int_equal(f->n_requests, M + 1); /* and the OPTIONS above */
+    assert_int_equal(next - 1, M);
+    assert_int_equal(have, 0);
+    close(slow);
 }
 
 /* ---- Framing errors ------------------------------------------------------------------------ */
@@ -616,6 +769,8 @@ test_parse_error_log_has_no_userinfo(void **state)
 static const struct CMUnitTest tests[] = {
     T(test_pipelined_in_order),
     T(test_long_pipeline),
+    T(test_partial_send_keeps_order),
+    T(test_backpressure_resumes_without_input),
     T(test_framing_errors),
     T(test_close_after_and_handler_error),
     T(test_deadlines),
