@@ -20,7 +20,10 @@
 #
 # usage: scripts/bench/broker.sh [--broker PATH] [--no-build] [--out DIR] [--seconds N]
 #                                [--repeats N] [--concurrency N] [--skip-nginx] [--skip-stub]
-#                                [--skip-broker] [--no-sweep] [--cli-sample N] [--spin]
+#                                [--skip-broker] [--no-sweep] [--cli-sample N] [--no-spin]
+# The open-loop (latency) runs make the generator spin (--spin of rd_redirect_bench) so that it
+# starts each viewer on time; --no-spin lets it sleep between starts (its own lateness then
+# shows in the tail: start_delay_us in each JSON).
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -43,7 +46,7 @@ skip_nginx=0
 skip_stub=0
 skip_broker=0
 sweep=1
-spin=""
+spin="--spin"
 py=/usr/bin/python3
 
 while [ $# -gt 0 ]; do
@@ -60,7 +63,8 @@ while [ $# -gt 0 ]; do
     --skip-broker) skip_broker=1; shift ;;
     --no-sweep) sweep=0; shift ;;
     --spin) spin="--spin"; shift ;;
-    -h | --help) sed -n '3,23p' "$0"; exit 0 ;;
+    --no-spin) spin=""; shift ;;
+    -h | --help) sed -n '3,26p' "$0"; exit 0 ;;
     *) echo "broker.sh: unknown option $1" >&2; exit 2 ;;
     esac
 done
@@ -116,6 +120,11 @@ if [ $skip_broker -eq 0 ] && [ ! -x "$broker" ]; then
 fi
 sim="$root/tests/tools/rd_heartbeat_sim.py"
 reg="$root/scripts/bench/bench_registry.py"
+# From here on this script and everything it starts run on the client core; only the servers
+# are started on core_srv. Left unpinned, the harness's own processes (RSS sampling, median
+# computations) ran on the server's core and delayed it by up to 6 ms at a time (seen with
+# `perf sched timehist`): a latency tail that was the benchmark's, not the server's.
+taskset -p -c "$core_cli" $$ >/dev/null || die "cannot pin the harness to core $core_cli"
 
 # ---- run directory, cleanup by PID -------------------------------------------------------
 out=${out:-"$root/build/bench-results/$(date +%Y%m%d-%H%M%S)"}
@@ -219,16 +228,23 @@ EOF
     pids+=("$bpid")
     wait_port "$rport" 20 || { cat "$tmp/broker.out" "$tmp/broker.log" >&2 || true; die "broker did not listen"; }
     wait_port "$aport" 20 || die "admin port did not open"
+    # VmRSS every 0.2 s with shell builtins only: no process started per sample.
+    mkfifo "$tmp/tick"
     (
+        exec 9<>"$tmp/tick"
         while kill -0 "$bpid" 2>/dev/null; do
-            awk '/^VmRSS:/ {print $2}' "/proc/$bpid/status" 2>/dev/null || true
-            sleep 0.2
+            while read -r k v _; do
+                [ "$k" = "VmRSS:" ] && echo "$v"
+            done <"/proc/$bpid/status" 2>/dev/null || true
+            read -r -t 0.2 -u 9 _ || true
         done
     ) >"$tmp/rss.samples" &
     pids+=("$!")
 
     log "heartbeats: $relays relays every second, $((cameras / relays)) cameras each"
-    taskset -c $core_cli $py "$sim" --admin "127.0.0.1:$aport" --relays "$tmp/relays.json" --limit "$relays" \
+    # Background load: niced, so that the generator measuring latency on the same core is not
+    # held off by the simulator's bursts (Python runs of up to 6 ms seen with perf sched).
+    taskset -c $core_cli nice -n 5 $py "$sim" --admin "127.0.0.1:$aport" --relays "$tmp/relays.json" --limit "$relays" \
         "${cams_arg[@]/--range/--camera-range}" --interval 1 --report-every 0 --quiet \
         --json "$out/keepalive.json" >"$tmp/sim.out" 2>&1 &
     simpid=$!
@@ -348,6 +364,15 @@ if [ $skip_stub -eq 0 ] && [ -x "$stub" ]; then
     sport=$(cat "$tmp/stub.port")
     log "stub redirector (OPTIONS+DESCRIBE, minted tokens) on core $core_srv, $repeats x ${seconds}s"
     for r in $(seq "$repeats"); do run_gen "stub-full-$r" "$spid" "${common[@]}" 127.0.0.1:"$sport"; done
+    if [ -n "${half:-}" ]; then
+        # The latency floor: the same open-loop load as the broker's half-rate runs, against a
+        # server that does almost nothing (generator, kernel and VM scheduling only).
+        log "stub redirector at the broker's half rate ($half/s, open loop)"
+        for r in $(seq "$repeats"); do
+            run_gen "stub-half-$r" "$spid" -c 1024 -d "$seconds" --warmup "$warmup" --src "$src" \
+                "${cams_arg[@]}" --rate "$half" $spin 127.0.0.1:"$sport"
+        done
+    fi
     stop_pid "$spid"
 fi
 

@@ -164,6 +164,7 @@ def main():
     s["nginx_gen"] = redirect_phase(load_runs(d, "nginx-gen"))
     s["nginx_wrk"] = wrk_phase(load_runs(d, "nginx-wrk"))
     s["stub_full"] = redirect_phase(load_runs(d, "stub-full"))
+    s["stub_half_rate"] = redirect_phase(load_runs(d, "stub-half"))
     keep = os.path.join(d, "keepalive.json")
     if os.path.exists(keep):
         with open(keep) as f:
@@ -189,7 +190,7 @@ def main():
           f"(CLI {meta.get('cli_ms_per_add', '-')} ms per add)  repeats: {meta.get('repeats')} "
           f"x {meta.get('seconds')} s, medians shown")
     print()
-    hdr = f"{'measurement':44} {'rate/s':>9} {'p50 us':>8} {'p99 us':>8} {'p99.9':>8} " \
+    hdr = f"{'measurement':47} {'rate/s':>9} {'p50 us':>8} {'p99 us':>8} {'p99.9':>8} " \
           f"{'srv cpu%':>8} {'/core-s':>9} {'gen/core-s':>10} {'errors':>6}"
     print(hdr)
     print("-" * len(hdr))
@@ -199,18 +200,19 @@ def main():
         ("broker OPTIONS+DESCRIBE at half rate", s["broker_half_rate"]),
         ("nginx GET 302, new conn (rd_redirect_bench)", ng),
         ("stub redirector (generator ceiling)", s["stub_full"]),
+        ("stub at the broker's half rate (latency floor)", s["stub_half_rate"]),
     ]
     for name, r in rows:
         if not r:
-            print(f"{name:44} {'(not run)':>9}")
+            print(f"{name:47} {'(not run)':>9}")
             continue
-        print(f"{name:44} {fmt(r['redirects_per_s']):>9} {fmt(r['p50_us']):>8} "
+        print(f"{name:47} {fmt(r['redirects_per_s']):>9} {fmt(r['p50_us']):>8} "
               f"{fmt(r['p99_us']):>8} {fmt(r['p99_9_us']):>8} {fmt(r.get('server_cpu_pct')):>8} "
               f"{fmt(r.get('per_server_core_s')):>9} {fmt(r.get('generator_per_core_s')):>10} "
               f"{r['errors']:>6}")
     w = s["nginx_wrk"]
     if w:
-        print(f"{'nginx GET 302, Connection: close (wrk)':44} {fmt(w['requests_per_s']):>9} "
+        print(f"{'nginx GET 302, Connection: close (wrk)':47} {fmt(w['requests_per_s']):>9} "
               f"{fmt(w['p50_us']):>8} {fmt(w['p99_us']):>8} {'':>8} {fmt(w['server_cpu_pct']):>8} "
               f"{fmt(w['per_server_core_s']):>9} {'':>10} {w['socket_errors'] + w['non_3xx']:>6}")
     hb = s["heartbeat_ingest"]
