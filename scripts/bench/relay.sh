@@ -14,27 +14,32 @@
 #      loss, setup and PLAY->first key frame p50/p99, rtsp-bench's own CPU;
 #   4. beside it, scripts/bench/fanout_micro at the same N: writev, sendto, sendmmsg,
 #      sendmmsg+GSO floors, ratios relay/floor;
-#   5. --peers: the peers of scripts/bench/peers.py (GstRelay, NpmRelay; --peers-module FILE), same N.
+#   5. the peers of scripts/bench/peers.py at the same N (GStreamer's RTSP server as a relay,
+#      rtsp-streaming-server from npm fed by ffmpeg; --peers-module FILE), --no-peers skips them.
 # Writes relay.json, summary.txt and every rtsp-bench JSON into the results directory.
 #
 # usage: scripts/bench/relay.sh [--no-build] [--out DIR] [--n 1,10,100,300,1000]
 #                               [--transports tcp,udp] [--seconds 12] [--ramp 200]
-#                               [--micro-seconds 3] [--no-micro] [--peers] [--keep]
+#                               [--micro-seconds 3] [--no-micro] [--no-peers] [--keep]
 #                               [--pace-pct N]   (rtsp-camsim's; 0 = each frame in one burst)
+#                               [--awake]  (keep the client core from halting: see docs/benchmarks.md)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 build="$root/build/bench"
 build_it=1
 out=""
 args=()
+peers=(--peers)
 while [ $# -gt 0 ]; do
     case "$1" in
     --no-build) build_it=0; shift ;;
     --out) out=$2; shift 2 ;;
     --n | --transports | --seconds | --ramp | --micro-seconds | --pace-pct) args+=("$1" "$2"); shift 2 ;;
-    --no-micro | --peers | --keep) args+=("$1"); shift ;;
+    --no-micro | --keep | --awake) args+=("$1"); shift ;;
+    --peers) peers=(--peers); shift ;;
+    --no-peers) peers=(); shift ;;
     --peers-module | --peer-classes) args+=("$1" "$2"); shift 2 ;;
-    -h | --help) sed -n "3,23p" "$0"; exit 0 ;;
+    -h | --help) sed -n "2,25p" "$0"; exit 0 ;;
     *) echo "relay.sh: unknown option $1" >&2; exit 2 ;;
     esac
 done
@@ -59,4 +64,4 @@ json.dump({"kernel": platform.release(), "cpu": cpu, "cores": os.cpu_count(), "l
           open(sys.argv[1], "w"), indent=1)
 PY
 exec /usr/bin/python3 "$root/scripts/bench/relay_bench.py" fanout --bin-dir "$build" --media "$media" \
-    --out "$out" "${args[@]}"
+    --out "$out" "${args[@]}" "${peers[@]}"

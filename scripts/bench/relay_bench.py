@@ -359,7 +359,26 @@ def run_peers(a, h, d, ns, transports, res):
                     peer.stop()
 
 
+def keep_core_awake(core):
+    """A SCHED_IDLE busy loop pinned to core: it only gets time nothing else wants, and the vCPU
+    never halts. On this VM a sender that wakes a reader on a halted vCPU pays for the wake-up
+    through the hypervisor in its own system time (see docs/benchmarks.md); bare-metal
+    benchmarks get the same effect with `cpupower idle-set -D 0` or idle=poll."""
+    code = "import os\nos.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))\nwhile True:\n    pass\n"
+    return subprocess.Popen(["taskset", "-c", core, sys.executable, "-c", code])
+
+
 def cmd_fanout(a):
+    spinner = keep_core_awake(CORE_CLI) if a.awake else None
+    try:
+        return fanout(a)
+    finally:
+        if spinner is not None:
+            spinner.kill()
+            spinner.wait()
+
+
+def fanout(a):
     ns = [int(x) for x in a.n.split(",")]
     transports = a.transports.split(",")
     os.makedirs(a.out, exist_ok=True)
@@ -396,7 +415,8 @@ def cmd_fanout(a):
 def summarize_fanout(res, out):
     micro = {(m["mode"], m["n"]): m for m in res["micro"]}
     floor_of = {"tcp": ["tcp_floor", "tcp"], "udp": ["udp_gso_floor", "udp_floor", "udp_sendto", "udp_gso"]}
-    lines = ["relay fan-out (one camera, one relay on core 0; s/M = relay CPU s per million delivered packets)",
+    awake = " client core kept awake (--awake);" if res["config"].get("awake") else ""
+    lines = [f"relay fan-out (one camera, one relay on core 0;{awake} s/M = relay CPU s per million delivered packets)",
              f"{'tr':3} {'N':>5} {'est':>5} {'s/M':>6} {'s/M out':>7} {'cpu%':>5} {'RSS MiB':>7} "
              f"{'HWM':>6} {'KiB/v':>6} {'loss%':>7} {'setup p50/p99':>14} {'PLAY->key p50/p99':>18} "
              f"{'bench%':>6}  floors s/M (ratio relay/floor)"]
@@ -540,6 +560,8 @@ def main():
     f.add_argument("--seconds", type=float, default=12)
     f.add_argument("--micro-seconds", type=float, default=3)
     f.add_argument("--no-micro", action="store_true")
+    f.add_argument("--awake", action="store_true",
+                   help="keep the client core from halting (SCHED_IDLE busy loop) for the whole run")
     f.add_argument("--peers", action="store_true")
     f.add_argument("--peers-module", help="peers.py to use (default scripts/bench/peers.py)")
     f.add_argument("--peer-classes", default="GstRelay,NpmRelay")
@@ -550,6 +572,9 @@ def main():
     c.add_argument("--seconds", type=float, default=15)
     c.add_argument("--transport", default="tcp")
     a = ap.parse_args()
+    # This driver (sampling /proc, parsing /metrics) and whatever it starts without a taskset
+    # of their own stay off the relay's core.
+    os.sched_setaffinity(0, {int(CORE_CLI)})
     return cmd_fanout(a) if a.cmd == "fanout" else cmd_cameras(a)
 
 
