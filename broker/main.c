@@ -1,9 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* rtsp-broker: arguments, configuration, signals, the loop and the wiring of the modules;
  * registry management commands are dispatched to cli.c. */
-#define _GNU_SOURCE /* getopt_long */
+#define _POSIX_C_SOURCE 200809L
 #include <errno.h>
-#include <getopt.h>
 #include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
@@ -24,8 +23,6 @@
 
 /* Descriptors wanted: RD_BROKER_MAX_CONNS viewers plus the admin server and the registry. */
 #define MAIN_NOFILE_WANTED 65536
-/* -o overrides accepted on one command line. */
-#define MAIN_MAX_OVERRIDES 64
 
 /* The process context: large (metrics tables), so not on the stack. */
 static struct broker g_broker;
@@ -38,13 +35,14 @@ usage(FILE *f)
             "       rtsp-broker [-c FILE] [-o key=value]... -t       check the configuration\n"
             "       rtsp-broker [-c FILE] [-o key=value]... --print-config\n"
             "       rtsp-broker [-c FILE] camera|relay|user ...      manage the registry\n"
+            "       rtsp-broker --version\n"
             "Without -c, %s is read if it exists.\n",
             BROKER_CONF_DEFAULT_PATH);
 }
 
 /* Loads defaults, the file and the overrides, then the cross-key checks. */
 static int
-load_conf(struct broker_conf *conf, const char *path, char **overrides, size_t n_overrides,
+load_conf(struct broker_conf *conf, const char *path, char *const *overrides, size_t n_overrides,
           struct rd_errbuf *err)
 {
     memset(conf, 0, sizeof(*conf));
@@ -139,58 +137,26 @@ run(const struct broker_conf *conf)
 int
 main(int argc, char **argv)
 {
-    static const struct option longopts[] = {
-        {"print-config", no_argument, NULL, 'P'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
-    const char *conf_path = NULL;
-    char *overrides[MAIN_MAX_OVERRIDES];
-    size_t n_overrides = 0;
-    bool check_only = false, print = false;
-    int opt;
-    /* "+": stop at the first non-option, so a command's own options reach cli_main. */
-    while ((opt = getopt_long(argc, argv, "+c:o:th", longopts, NULL)) != -1) {
-        switch (opt) {
-        case 'c':
-            conf_path = optarg;
-            break;
-        case 'o':
-            if (n_overrides == MAIN_MAX_OVERRIDES) {
-                fprintf(stderr, "rtsp-broker: more than %d -o options\n", MAIN_MAX_OVERRIDES);
-                return 2;
-            }
-            overrides[n_overrides++] = optarg;
-            break;
-        case 't':
-            check_only = true;
-            break;
-        case 'P':
-            print = true;
-            break;
-        case 'h':
-            usage(stdout);
-            return 0;
-        default:
-            usage(stderr);
-            return 2;
-        }
-    }
+    struct daemon_args args;
+    int st = daemon_args_parse(argc, argv, "rtsp-broker", usage, &args);
+    if (st >= 0)
+        return st;
     struct broker_conf *conf = &g_broker.conf;
     struct rd_errbuf err = {{0}};
-    if (load_conf(conf, conf_path, overrides, n_overrides, &err) != RD_OK) {
+    if (load_conf(conf, args.conf_path, args.overrides, args.n_overrides, &err) != RD_OK) {
         fprintf(stderr, "rtsp-broker: %s\n", err.msg);
         return 1;
     }
-    if (optind < argc) {
-        if (!cli_is_command(argv[optind])) {
-            fprintf(stderr, "rtsp-broker: unknown command '%s'\n", argv[optind]);
+    int op = args.first_operand;
+    if (op < argc) {
+        if (!cli_is_command(argv[op])) {
+            fprintf(stderr, "rtsp-broker: unknown command '%s'\n", argv[op]);
             usage(stderr);
             return 2;
         }
-        return cli_main(conf, argc - optind, argv + optind, stdin, stdout, stderr);
+        return cli_main(conf, argc - op, argv + op, stdin, stdout, stderr);
     }
-    if (check_only) {
+    if (args.check_only) {
         /* The token file is part of the configuration: check it too. */
         if (broker_read_admin_token(&g_broker, &err) != RD_OK) {
             fprintf(stderr, "rtsp-broker: %s\n", err.msg);
@@ -199,7 +165,7 @@ main(int argc, char **argv)
         printf("rtsp-broker: configuration ok\n");
         return 0;
     }
-    if (print)
+    if (args.print_config)
         return conf_print(&broker_conf_table, conf, stdout) == RD_OK ? 0 : 1;
     struct broker_conf copy = *conf;
     return run(&copy);

@@ -1,9 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* rtsp-relay: arguments, configuration, signals and the loop; relay.c wires the modules. */
-#define _GNU_SOURCE /* getopt_long */
+#define _POSIX_C_SOURCE 200809L
 #include <curl/curl.h>
 #include <errno.h>
-#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,13 +20,11 @@
 #define RELAY_CONF_DEFAULT_PATH "/etc/rtsp-director/relay.conf"
 /* Descriptors wanted: max_conns viewers, camera sockets, UDP pairs. */
 #define MAIN_NOFILE_WANTED 65536
-#define MAIN_MAX_OVERRIDES 64
 
 static struct relay g_relay;
-/* What SIGHUP reads the configuration from again: -c, the -o overrides, a scratch copy. */
-static const char *g_conf_path;
-static char **g_overrides;
-static size_t g_n_overrides;
+/* What SIGHUP reads the configuration from again: -c and the -o overrides (main's), and a
+ * scratch copy. */
+static const struct daemon_args *g_args;
 static struct relay_conf g_fresh;
 
 static void
@@ -37,12 +34,13 @@ usage(FILE *f)
             "usage: rtsp-relay [-c FILE] [-o key=value]...          run the relay\n"
             "       rtsp-relay [-c FILE] [-o key=value]... -t       check the configuration\n"
             "       rtsp-relay [-c FILE] [-o key=value]... --print-config\n"
+            "       rtsp-relay --version\n"
             "Without -c, %s is read if it exists.\n",
             RELAY_CONF_DEFAULT_PATH);
 }
 
 static int
-load_conf(struct relay_conf *conf, const char *path, char **overrides, size_t n_overrides,
+load_conf(struct relay_conf *conf, const char *path, char *const *overrides, size_t n_overrides,
           struct rd_errbuf *err)
 {
     memset(conf, 0, sizeof(*conf));
@@ -72,7 +70,8 @@ on_hup(struct ev_loop *loop, ev_signal *w, int revents)
     RD_LOG(RD_LOG_NOTICE, NULL, "signal received signal=HUP");
     /* A key rotation edits key_id/key_file/prev_key_* in the file: read it again. */
     struct rd_errbuf err = {{0}};
-    if (load_conf(&g_fresh, g_conf_path, g_overrides, g_n_overrides, &err) != RD_OK) {
+    if (load_conf(&g_fresh, g_args->conf_path, g_args->overrides, g_args->n_overrides, &err)
+        != RD_OK) {
         RD_LOG(RD_LOG_ERR, NULL,
                "configuration not re-read, the key settings stay as they were error=\"%s\"",
                err.msg);
@@ -139,63 +138,25 @@ run(void)
 int
 main(int argc, char **argv)
 {
-    static const struct option longopts[] = {
-        {"print-config", no_argument, NULL, 'P'},
-        {"help", no_argument, NULL, 'h'},
-        {"version", no_argument, NULL, 'V'},
-        {NULL, 0, NULL, 0},
-    };
-    const char *conf_path = NULL;
-    char *overrides[MAIN_MAX_OVERRIDES];
-    size_t n_overrides = 0;
-    bool check_only = false, print = false;
-    int opt;
-    while ((opt = getopt_long(argc, argv, "c:o:th", longopts, NULL)) != -1) {
-        switch (opt) {
-        case 'c':
-            conf_path = optarg;
-            break;
-        case 'o':
-            if (n_overrides == MAIN_MAX_OVERRIDES) {
-                fprintf(stderr, "rtsp-relay: more than %d -o options\n", MAIN_MAX_OVERRIDES);
-                return 2;
-            }
-            overrides[n_overrides++] = optarg;
-            break;
-        case 't':
-            check_only = true;
-            break;
-        case 'P':
-            print = true;
-            break;
-        case 'V':
-            printf("rtsp-relay %s\n", RD_VERSION);
-            return 0;
-        case 'h':
-            usage(stdout);
-            return 0;
-        default:
-            usage(stderr);
-            return 2;
-        }
-    }
-    if (optind < argc) {
-        fprintf(stderr, "rtsp-relay: unexpected argument '%s'\n", argv[optind]);
+    struct daemon_args args;
+    int st = daemon_args_parse(argc, argv, "rtsp-relay", usage, &args);
+    if (st >= 0)
+        return st;
+    if (args.first_operand < argc) {
+        fprintf(stderr, "rtsp-relay: unexpected argument '%s'\n", argv[args.first_operand]);
         usage(stderr);
         return 2;
     }
     struct relay_conf *conf = &g_relay.conf;
     struct rd_errbuf err = {{0}};
-    if (load_conf(conf, conf_path, overrides, n_overrides, &err) != RD_OK) {
+    if (load_conf(conf, args.conf_path, args.overrides, args.n_overrides, &err) != RD_OK) {
         fprintf(stderr, "rtsp-relay: %s\n", err.msg);
         return 1;
     }
-    if (print)
+    if (args.print_config)
         return conf_print(&relay_conf_table, conf, stdout) == RD_OK ? 0 : 1;
-    g_conf_path = conf_path;
-    g_overrides = overrides;
-    g_n_overrides = n_overrides;
-    if (check_only) {
+    g_args = &args;
+    if (args.check_only) {
         /* The key files and the sources file are part of the configuration: check them. */
         if (relay_load_keys(&g_relay, &err) != RD_OK
             || (conf->sources_file[0] != '\0'

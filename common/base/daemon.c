@@ -4,6 +4,7 @@
 #include "daemon.h"
 
 #include <errno.h>
+#include <getopt.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -11,6 +12,52 @@
 
 #include "log.h"
 #include "rd_err.h"
+
+int
+daemon_args_parse(int argc, char **argv, const char *name, void (*usage)(FILE *),
+                  struct daemon_args *a)
+{
+    static const struct option longopts[] = {
+        {"print-config", no_argument, NULL, 'P'},
+        {"version", no_argument, NULL, 'V'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    memset(a, 0, sizeof(*a));
+    int opt;
+    /* "+": stop at the first operand, so a command's own options reach the command. */
+    while ((opt = getopt_long(argc, argv, "+c:o:th", longopts, NULL)) != -1) {
+        switch (opt) {
+        case 'c':
+            a->conf_path = optarg;
+            break;
+        case 'o':
+            if (a->n_overrides == RD_CONF_MAX_OVERRIDES) {
+                fprintf(stderr, "%s: more than %d -o options\n", name, RD_CONF_MAX_OVERRIDES);
+                return 2;
+            }
+            a->overrides[a->n_overrides++] = optarg;
+            break;
+        case 't':
+            a->check_only = true;
+            break;
+        case 'P':
+            a->print_config = true;
+            break;
+        case 'V':
+            printf("%s %s\n", name, RD_VERSION);
+            return 0;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
+        }
+    }
+    a->first_operand = optind;
+    return -1;
+}
 
 int
 daemon_conf_load(const struct conf_table *t, void *conf, const char *path, const char *default_path,

@@ -1,14 +1,34 @@
 /* SPDX-License-Identifier: MIT */
-/* What every daemon's main() does the same way: configuration from defaults, a file and -o
- * overrides; SIGPIPE ignored; the descriptor limit raised. */
+/* What every daemon's main() does the same way: the command line, configuration from
+ * defaults, a file and -o overrides; SIGPIPE ignored; the descriptor limit raised. */
 #ifndef RD_BASE_DAEMON_H
 #define RD_BASE_DAEMON_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "conf.h"
 #include "errbuf.h"
+
+/* The command line both daemons share: [-c FILE] [-o key=value]... [-t] [--print-config]
+ * [--version] [-h|--help], then operands (the broker's registry commands). */
+struct daemon_args {
+    const char *conf_path;                  /* -c; NULL: the daemon's default file, if any */
+    char *overrides[RD_CONF_MAX_OVERRIDES]; /* -o values: pointers into argv */
+    size_t n_overrides;
+    bool check_only;   /* -t */
+    bool print_config; /* --print-config */
+    int first_operand; /* argv index of the first operand; argc: none */
+};
+
+/* Parses argv into a, stopping at the first operand (a command's own options are left to
+ * it). name prefixes messages; usage(stream) prints the daemon's usage. Returns -1 to go on,
+ * or the exit status for main: 0 after --help or --version (printed on stdout), 2 after a
+ * usage error (reported on stderr with the usage). */
+int daemon_args_parse(int argc, char **argv, const char *name, void (*usage)(FILE *),
+                      struct daemon_args *a);
 
 /* Loads conf (the caller's struct, zeroed by the caller) from t's defaults, then path (or
  * default_path when path is NULL and that file exists; no file at all is fine), then each

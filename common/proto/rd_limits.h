@@ -340,7 +340,9 @@
 #define RD_CONF_MAX_KEY   64 /* key names [a-z0-9_]; longer: error naming the line */
 /* Keys per config table (sizes the duplicate-key bitmap). More: assert. */
 #define RD_CONF_MAX_ITEMS 128
-#define RD_LOG_MAX_LINE   1024 /* longer: truncated with a visible marker */
+/* -o key=value options accepted on one daemon command line; more: usage error (exit 2). */
+#define RD_CONF_MAX_OVERRIDES 64
+#define RD_LOG_MAX_LINE       1024 /* longer: truncated with a visible marker */
 /* Per-object log context ("conn=17 peer=[::1]:5123"). Longer: RD_ELIMIT, the prefix is kept
  * with a "..." marker. */
 #define RD_LOG_MAX_CTX 160
