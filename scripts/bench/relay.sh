@@ -7,7 +7,7 @@
 #      25 fps, GOP 50, ~400 RTP packets/s);
 #   2. one rtsp-camsim camera, the broker (core 1) and ONE relay (core 0, capacity 5,000),
 #      registered with the broker's CLI as tests/integration/deployment.py does;
-#   3. per transport (tcp, udp; a fresh relay each) and N (1,10,100,300,1000): rtsp-bench -n N
+#   3. per transport (tcp, udp; a fresh relay each) and N (1,10,100,300,500,1000): rtsp-bench -n N
 #      (core 1) starting every viewer at the broker URL, viewers spread over 127.0.2.x source
 #      addresses (the relay takes 50 connections per IP); relay CPU (utime+stime) over the
 #      steady window per million delivered packets, rd_relay_packets_out_total, VmRSS/VmHWM,
@@ -18,7 +18,7 @@
 #      rtsp-streaming-server from npm fed by ffmpeg; --peers-module FILE), --no-peers skips them.
 # Writes relay.json, summary.txt and every rtsp-bench JSON into the results directory.
 #
-# usage: scripts/bench/relay.sh [--no-build] [--out DIR] [--n 1,10,100,300,1000]
+# usage: scripts/bench/relay.sh [--no-build] [--out DIR] [--n 1,10,100,300,500,1000]
 #                               [--transports tcp,udp] [--seconds 12] [--ramp 200]
 #                               [--micro-seconds 3] [--no-micro] [--no-peers] [--keep]
 #                               [--pace-pct N]   (rtsp-camsim's; 0 = each frame in one burst)

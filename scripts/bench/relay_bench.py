@@ -3,7 +3,7 @@
 """Driver of the relay benchmarks of issues 4 and 5 (scripts/bench/relay.sh and
 scripts/bench/many_cameras.sh; method and results: docs/benchmarks.md).
 
-    relay_bench.py fanout  --bin-dir build/bench --media M --out DIR [--n 1,10,100,300,1000]
+    relay_bench.py fanout  --bin-dir build/bench --media M --out DIR [--n 1,10,100,300,500,1000]
                            [--transports tcp,udp] [--seconds 12] [--ramp 200] [--micro-seconds 3]
                            [--no-micro] [--peers]
     relay_bench.py cameras --bin-dir build/bench --media M --out DIR [--cameras 200]
@@ -555,7 +555,7 @@ def main():
         s.add_argument("--keep", action="store_true", help="keep the harness directory (logs)")
         s.add_argument("--pace-pct", type=int, help="rtsp-camsim --pace-pct (default: its 50; 0 = a frame per burst)")
     f = sub.choices["fanout"]
-    f.add_argument("--n", default="1,10,100,300,1000")
+    f.add_argument("--n", default="1,10,100,300,500,1000")
     f.add_argument("--transports", default="tcp,udp")
     f.add_argument("--seconds", type=float, default=12)
     f.add_argument("--micro-seconds", type=float, default=3)
