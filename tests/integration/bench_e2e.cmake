@@ -2,16 +2,6 @@
 # rtsp-bench end to end: 5 viewers over TCP and UDP through the real broker, relays and the
 # GStreamer test camera, JSON and threshold exit codes checked (bench_e2e.py).
 # Skips (77) while a binary is not built or a GStreamer piece is missing.
-if(TARGET rtsp-broker)
-    set(RD_BROKER_BIN $<TARGET_FILE:rtsp-broker>)
-else()
-    set(RD_BROKER_BIN ${PROJECT_BINARY_DIR}/broker/rtsp-broker)
-endif()
-if(TARGET rtsp-relay)
-    set(RD_RELAY_BIN $<TARGET_FILE:rtsp-relay>)
-else()
-    set(RD_RELAY_BIN ${PROJECT_BINARY_DIR}/relay-agent/rtsp-relay)
-endif()
 add_test(NAME integration.bench_e2e
          COMMAND /usr/bin/python3 ${PROJECT_SOURCE_DIR}/tests/integration/bench_e2e.py
                  --broker ${RD_BROKER_BIN} --relay ${RD_RELAY_BIN}

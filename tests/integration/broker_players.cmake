@@ -1,11 +1,6 @@
 # SPDX-License-Identifier: MIT
 # Real players (ffprobe, ffmpeg, gst-launch rtspsrc) start at the broker URL and follow its 302
 # to a GStreamer stand-in relay. Skips (77) while rtsp-broker is not built.
-if(TARGET rtsp-broker)
-    set(RD_BROKER_BIN $<TARGET_FILE:rtsp-broker>)
-else()
-    set(RD_BROKER_BIN ${PROJECT_BINARY_DIR}/broker/rtsp-broker)
-endif()
 add_test(NAME integration.broker_players
          COMMAND /usr/bin/python3 ${PROJECT_SOURCE_DIR}/tests/integration/broker_players.py
                  --broker ${RD_BROKER_BIN})

@@ -2,14 +2,9 @@
 # rtsp-camsim played by ffmpeg over TCP and UDP and with Digest, its fault switches and stats,
 # and camsim as the camera behind a real broker and two relays (camsim_e2e.py).
 # Skips (77) without ffmpeg/libx264.
-if(TARGET rtsp-camsim)
-    set(RD_CAMSIM_BIN $<TARGET_FILE:rtsp-camsim>)
-else()
-    set(RD_CAMSIM_BIN ${PROJECT_BINARY_DIR}/tools/rtsp-camsim/rtsp-camsim)
-endif()
 add_test(NAME integration.camsim_e2e
          COMMAND /usr/bin/python3 ${PROJECT_SOURCE_DIR}/tests/integration/camsim_e2e.py
-                 --camsim ${RD_CAMSIM_BIN} --broker ${PROJECT_BINARY_DIR}/broker/rtsp-broker
-                 --relay ${PROJECT_BINARY_DIR}/relay-agent/rtsp-relay)
+                 --camsim ${RD_CAMSIM_BIN} --broker ${RD_BROKER_BIN}
+                 --relay ${RD_RELAY_BIN})
 set_tests_properties(integration.camsim_e2e PROPERTIES LABELS integration TIMEOUT 240
                      SKIP_RETURN_CODE 77)

@@ -16,16 +16,6 @@
 #                  relays are healthy again when it returns
 #   rotation       rotate-key with viewers playing: the broker keeps signing with the key the
 #                  relay holds until the relay reports the new one (SIGHUP after installing it)
-if(TARGET rtsp-broker)
-    set(RD_BROKER_BIN $<TARGET_FILE:rtsp-broker>)
-else()
-    set(RD_BROKER_BIN ${PROJECT_BINARY_DIR}/broker/rtsp-broker)
-endif()
-if(TARGET rtsp-relay)
-    set(RD_RELAY_BIN $<TARGET_FILE:rtsp-relay>)
-else()
-    set(RD_RELAY_BIN ${PROJECT_BINARY_DIR}/relay-agent/rtsp-relay)
-endif()
 # name:timeout (seconds)
 foreach(t players:180 fanout:120 tokens:90 camera_restart:120 slow_viewer:120 broker_outage:120
         rotation:90)
