@@ -16,15 +16,11 @@ Run it with Debian's /usr/bin/python3: python3-gi is not installed for other int
 """
 import argparse
 import os
-import signal
 import sys
 
-import gi
-
-gi.require_version("Gst", "1.0")
-gi.require_version("GstRtsp", "1.0")
-gi.require_version("GstRtspServer", "1.0")
-from gi.repository import GLib, Gst, GstRtsp, GstRtspServer  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tests",
+                                "tools"))
+from testcam import Gst, GstRtsp, GstRtspServer, serve  # noqa: E402  (also loads gi's modules)
 
 
 def launch_line(camera_url):
@@ -62,23 +58,7 @@ def main():
     factory.set_protocols(GstRtsp.RTSPLowerTrans.UDP | GstRtsp.RTSPLowerTrans.TCP)
     server.get_mount_points().add_factory(args.path, factory)
 
-    if server.attach(None) == 0:
-        print("gst_relay: cannot listen", file=sys.stderr)
-        return 1
-    port = server.get_bound_port()
-    print(f"PORT {port}", flush=True)
-    if args.ready_file:
-        tmp = args.ready_file + ".tmp"
-        with open(tmp, "w") as f:
-            f.write(f"{port}\n")
-        os.rename(tmp, args.ready_file)
-
-    loop = GLib.MainLoop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        GLib.unix_signal_add(GLib.PRIORITY_DEFAULT, sig, loop.quit)
-    loop.run()
-    return 0
-
+    return serve(server, "gst_relay", args.ready_file)
 
 if __name__ == "__main__":
     sys.exit(main())

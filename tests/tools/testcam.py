@@ -137,16 +137,23 @@ def main():
     if args.stats_file:
         Stats(args.stats_file).attach(server)
 
+    return serve(server, "testcam", args.ready_file)
+
+
+def serve(server, name, ready_file):
+    """Listens, reports the bound port ("PORT n" on stdout, and ready_file written atomically
+    when given) and runs until SIGTERM or SIGINT. Returns the exit status. Also used by
+    scripts/bench/gst_relay.py."""
     if server.attach(None) == 0:
-        print("testcam: cannot listen", file=sys.stderr)
+        print(f"{name}: cannot listen", file=sys.stderr)
         return 1
     port = server.get_bound_port()
     print(f"PORT {port}", flush=True)
-    if args.ready_file:
-        tmp = args.ready_file + ".tmp"
+    if ready_file:
+        tmp = ready_file + ".tmp"
         with open(tmp, "w") as f:
             f.write(f"{port}\n")
-        os.rename(tmp, args.ready_file)
+        os.rename(tmp, ready_file)
 
     loop = GLib.MainLoop()
     for sig in (signal.SIGTERM, signal.SIGINT):
