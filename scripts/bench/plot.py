@@ -43,6 +43,19 @@ def series(points, key, pred):
     return xs, ys
 
 
+def finish(plt, fig, ax, path, xlabel, ylabel, title, grid_which="major", legend_cols=1):
+    """Labels, grid and legend of ax, then fig saved to path and closed. Returns path."""
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.grid(True, which=grid_which, alpha=0.3)
+    ax.legend(fontsize=7, ncol=legend_cols)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
 def plot_relay(plt, d, path):
     with open(path) as f:
         r = json.load(f)
@@ -69,16 +82,9 @@ def plot_relay(plt, d, path):
             ax.plot(xs, ys, ":", label=f"floor: {mode}")
     ax.set_xscale("log")
     ax.set_yscale("log")
-    ax.set_xlabel("viewers")
-    ax.set_ylabel("CPU seconds per million delivered packets")
-    ax.set_title("Relay fan-out cost (one 4 Mbit/s camera)")
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=7)
-    out = os.path.join(d, "relay-cpu-per-mpkt.png")
-    fig.tight_layout()
-    fig.savefig(out, dpi=110)
-    plt.close(fig)
-    made.append(out)
+    made.append(finish(plt, fig, ax, os.path.join(d, "relay-cpu-per-mpkt.png"), "viewers",
+                       "CPU seconds per million delivered packets",
+                       "Relay fan-out cost (one 4 Mbit/s camera)", grid_which="both"))
 
     fig, ax = plt.subplots(figsize=(7, 4))
     for tr, style in (("tcp", "o-"), ("udp", "s-")):
@@ -86,16 +92,8 @@ def plot_relay(plt, d, path):
         if xs:
             ax.plot(xs, ys, style, label=f"rtsp-relay {tr.upper()}")
     ax.set_xscale("log")
-    ax.set_xlabel("viewers")
-    ax.set_ylabel("loss, % of expected packets")
-    ax.set_title("Loss against viewers")
-    ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=7)
-    out = os.path.join(d, "relay-loss.png")
-    fig.tight_layout()
-    fig.savefig(out, dpi=110)
-    plt.close(fig)
-    made.append(out)
+    made.append(finish(plt, fig, ax, os.path.join(d, "relay-loss.png"), "viewers",
+                       "loss, % of expected packets", "Loss against viewers"))
 
     fig, ax = plt.subplots(figsize=(7, 4.5))
     drew = False
@@ -117,16 +115,11 @@ def plot_relay(plt, d, path):
         drew = True
     if drew:
         ax.set_xscale("symlog", linthresh=1)
-        ax.set_xlabel("ms from connect to the first key-frame packet")
-        ax.set_ylabel("fraction of viewers")
-        ax.set_title("First key frame (camera already pulled)")
-        ax.grid(True, alpha=0.3)
-        ax.legend(fontsize=7, ncol=2)
-        out = os.path.join(d, "relay-first-key.png")
-        fig.tight_layout()
-        fig.savefig(out, dpi=110)
-        made.append(out)
-    plt.close(fig)
+        made.append(finish(plt, fig, ax, os.path.join(d, "relay-first-key.png"),
+                           "ms from connect to the first key-frame packet", "fraction of viewers",
+                           "First key frame (camera already pulled)", legend_cols=2))
+    else:
+        plt.close(fig)
     return made
 
 
@@ -159,16 +152,10 @@ def plot_broker(plt, d, path):
         xs = [o if o else top * 1.25 for o, _ in v]  # closed loop drawn at the right edge
         ax.plot(xs, [a for _, a in v], "o", label=server)
     ax.plot([0, top * 1.3], [0, top * 1.3], "k:", linewidth=0.8, label="achieved = offered")
-    ax.set_xlabel("offered redirects/s (right edge: as fast as possible)")
-    ax.set_ylabel("achieved redirects/s")
-    ax.set_title("Broker redirects (new connection each) against offered load")
-    ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=7)
-    out = os.path.join(d, "broker-redirects.png")
-    fig.tight_layout()
-    fig.savefig(out, dpi=110)
-    plt.close(fig)
-    made.append(out)
+    made.append(finish(plt, fig, ax, os.path.join(d, "broker-redirects.png"),
+                       "offered redirects/s (right edge: as fast as possible)",
+                       "achieved redirects/s",
+                       "Broker redirects (new connection each) against offered load"))
     return made
 
 
