@@ -663,18 +663,12 @@ control_cb(struct ev_loop *loop, ev_io *w, int revents)
 static void
 stats_json(FILE *f, const struct cstats *st)
 {
-    fprintf(f,
-            "\"connections\": %llu, \"open\": %llu, \"sessions\": %llu, \"active\": %llu, "
-            "\"playing\": %llu, \"plays\": %llu, \"teardowns\": %llu, \"timeouts\": %llu, "
-            "\"auth_failures\": %llu, \"refused\": %llu, \"packets\": %llu, \"bytes\": %llu, "
-            "\"dropped\": %llu",
-            (unsigned long long)st->connections, (unsigned long long)st->open,
-            (unsigned long long)st->sessions, (unsigned long long)st->active,
-            (unsigned long long)st->playing, (unsigned long long)st->plays,
-            (unsigned long long)st->teardowns, (unsigned long long)st->timeouts,
-            (unsigned long long)st->auth_fail, (unsigned long long)st->refused,
-            (unsigned long long)st->packets, (unsigned long long)st->bytes,
-            (unsigned long long)st->dropped);
+    const char *sep = "";
+#define CSTATS_PRINT(field, name)                                                                  \
+    fprintf(f, "%s\"" name "\": %llu", sep, (unsigned long long)st->field);                        \
+    sep = ", ";
+    CSTATS_FIELDS(CSTATS_PRINT)
+#undef CSTATS_PRINT
 }
 
 static void
@@ -694,19 +688,9 @@ write_stats(struct camsim *s)
     struct cstats tot = {0};
     for (size_t i = 0; i < s->n_paths; i++) {
         const struct cstats *p = &s->paths[i].st;
-        tot.connections += p->connections;
-        tot.open += p->open;
-        tot.sessions += p->sessions;
-        tot.active += p->active;
-        tot.playing += p->playing;
-        tot.plays += p->plays;
-        tot.teardowns += p->teardowns;
-        tot.timeouts += p->timeouts;
-        tot.auth_fail += p->auth_fail;
-        tot.refused += p->refused;
-        tot.packets += p->packets;
-        tot.bytes += p->bytes;
-        tot.dropped += p->dropped;
+#define CSTATS_ADD(field, name) tot.field += p->field;
+        CSTATS_FIELDS(CSTATS_ADD)
+#undef CSTATS_ADD
     }
     struct rusage ru = {0};
     double cpu_user = 0, cpu_sys = 0;

@@ -26,20 +26,26 @@
 #define CAMSIM_IN_BYTES RTSP_MSG_MAX_REQUEST_BYTES
 
 /* Counters of one camera path (also summed over all paths). */
+/* Counters per path: field, its name in the stats file, meaning. */
+#define CSTATS_FIELDS(X)                                                                           \
+    X(connections, "connections") /* RTSP connections that named this path first */                \
+    X(open, "open")               /* of those, still open */                                       \
+    X(sessions, "sessions")       /* sessions created (SETUP) */                                   \
+    X(active, "active")           /* sessions existing now */                                      \
+    X(playing, "playing")         /* sessions playing now */                                       \
+    X(plays, "plays")             /* PLAY requests answered 200 */                                 \
+    X(teardowns, "teardowns")     /* TEARDOWN requests answered 200 */                             \
+    X(timeouts, "timeouts")       /* sessions ended by the session timeout */                      \
+    X(auth_fail, "auth_failures") /* 401 answers */                                                \
+    X(refused, "refused")         /* 503 answers (fault switch) */                                 \
+    X(packets, "packets")         /* RTP packets sent */                                           \
+    X(bytes, "bytes")             /* RTP bytes sent (headers included, '$' framing excluded) */    \
+    X(dropped, "dropped")         /* RTP packets not sent: TCP queue full, UDP send failure */
+
 struct cstats {
-    uint64_t connections; /* RTSP connections that named this path first */
-    uint64_t open;        /* of those, still open */
-    uint64_t sessions;    /* sessions created (SETUP) */
-    uint64_t active;      /* sessions existing now */
-    uint64_t playing;     /* sessions playing now */
-    uint64_t plays;       /* PLAY requests answered 200 */
-    uint64_t teardowns;   /* TEARDOWN requests answered 200 */
-    uint64_t timeouts;    /* sessions ended by the session timeout */
-    uint64_t auth_fail;   /* 401 answers */
-    uint64_t refused;     /* 503 answers (fault switch) */
-    uint64_t packets;     /* RTP packets sent */
-    uint64_t bytes;       /* RTP bytes sent (headers included, '$' framing excluded) */
-    uint64_t dropped;     /* RTP packets not sent: TCP queue full, UDP send failure */
+#define CSTATS_DECLARE(field, name) uint64_t field;
+    CSTATS_FIELDS(CSTATS_DECLARE)
+#undef CSTATS_DECLARE
 };
 
 struct cpath {
