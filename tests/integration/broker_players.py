@@ -25,11 +25,11 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import Harness, check, log, skip, wait_for, wait_port  # noqa: E402
 import relaychan  # noqa: E402
+from deployment import gst_has, play_gst, run_client  # noqa: E402
 
 CAMERA = "lobby"
 RELAY = "relay-a"
@@ -44,11 +44,6 @@ def have_gi_rtsp_server():
                         "from gi.repository import GstRtspServer"],
                        capture_output=True, timeout=30)
     return r.returncode == 0
-
-
-def gst_has(element):
-    return subprocess.run(["gst-inspect-1.0", element], capture_output=True,
-                          timeout=30).returncode == 0
 
 
 class Beater(threading.Thread):
@@ -101,21 +96,6 @@ def describe(port, url):
         k, _, v = line.partition(":")
         hdrs[k.strip().lower()] = v.strip()
     return int(m.group(1)), hdrs
-
-
-def run_client(h, name, argv):
-    log(f"running {name}: {' '.join(argv)}")
-    t = time.monotonic()
-    try:
-        r = subprocess.run(argv, capture_output=True, text=True, timeout=CLIENT_TIMEOUT,
-                           stdin=subprocess.DEVNULL)
-    except subprocess.TimeoutExpired as e:
-        raise AssertionError(f"{name} did not finish within {CLIENT_TIMEOUT}s: "
-                             f"{(e.stderr or '')[-2000:]}")
-    log(f"{name}: exit {r.returncode} in {time.monotonic() - t:.1f}s")
-    with open(h.path(f"{name}.out"), "w") as f:
-        f.write(r.stdout + "\n---- stderr ----\n" + r.stderr)
-    return r
 
 
 def main():
@@ -210,16 +190,8 @@ def main():
             # and would never output one; ffmpeg above already proves the video decodes.
             # Over TCP (interleaved) and UDP (loopback): the redirect is the same, the media
             # path differs.
-            decoder = ["!", "avdec_h264"] if gst_has("avdec_h264") else []
             for proto in ("tcp", "udp"):
-                r = run_client(h, f"gst-{proto}",
-                               ["gst-launch-1.0", "rtspsrc", f"location={url}", f"protocols={proto}",
-                                "!", "rtph264depay", "!", "h264parse"]
-                               + decoder + ["!", "fakesink", "num-buffers=50"])
-                check(r.returncode == 0,
-                      f"gst-launch ({proto}) failed: {r.stdout[-2000:]} {r.stderr[-2000:]}")
-                check("Got EOS" in r.stdout,
-                      f"gst-launch ({proto}) did not reach EOS: {r.stdout[-2000:]}")
+                play_gst(h, f"gst-{proto}", url, proto, buffers=50, timeout=CLIENT_TIMEOUT)
 
             check(all(st == 200 for st in beater.statuses),
                   f"a heartbeat was refused: {sorted(set(beater.statuses))} {beater.last}")
