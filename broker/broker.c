@@ -952,6 +952,7 @@ broker_start(struct broker *b, struct rd_errbuf *err)
     lp.max_conns = (uint32_t)b->conf.max_conns;
     lp.max_conns_per_ip = (uint32_t)b->conf.max_conns_per_ip;
     lp.idle_s = (double)b->conf.idle_s;
+    lp.defer_accept_s = (unsigned)b->conf.defer_accept_s;
     int rc = listener_start(b->loop, &lp, on_request, b, &b->metrics, &b->rtsp, err);
     if (rc != RD_OK)
         return rc;

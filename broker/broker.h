@@ -43,6 +43,7 @@ struct broker_conf {
     uint64_t max_conns;                           /* <= RD_BROKER_MAX_CONNS */
     uint64_t max_conns_per_ip;                    /* <= RD_BROKER_MAX_CONNS_PER_IP */
     uint64_t idle_s;                              /* connection without a request */
+    uint64_t defer_accept_s;                      /* TCP_DEFER_ACCEPT, 0 = off */
     bool token_bind_ip;                           /* bind viewer tokens to the viewer's IP
                                                    * (off: NAT and proxies change it) */
     char public_names[RD_CONF_MAX_VALUE + 1];     /* "host[:port],..." viewers use to reach

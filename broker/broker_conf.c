@@ -44,6 +44,9 @@ static const struct conf_item broker_items[] = {
                    "open RTSP connections per source IP; more are closed at once"),
     CONF_UINT_ITEM(struct broker_conf, idle_s, 1, RD_IDLE_BROKER_S, "10",
                    "seconds an RTSP connection may wait between requests"),
+    CONF_UINT_ITEM(struct broker_conf, defer_accept_s, 0, RD_DEADLINE_FIRST_BYTE_S, "1",
+                   "seconds the kernel holds a new RTSP connection until its first request "
+                   "(TCP_DEFER_ACCEPT); 0: off"),
     CONF_STRING_ITEM(struct broker_conf, public_names, 0, "",
                      "host[:port],... naming this broker (a relay URL naming one is refused)"),
 };

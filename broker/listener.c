@@ -89,6 +89,7 @@ struct listener {
     size_t n_open, n_spare;
     uint64_t next_id;
     unsigned accept_iter; /* ev_iteration() of the last accept_cb */
+    bool deferred;        /* TCP_DEFER_ACCEPT is on: accepted connections have input */
     bool draining;
     struct log_ctx log;
     struct rtsp_msg msg; /* parser scratch: one request is parsed at a time */
@@ -110,6 +111,7 @@ listener_params_default(struct listener_params *p)
     p->max_conns_per_ip = RD_BROKER_MAX_CONNS_PER_IP;
     p->accept_rate_per_ip = RD_BROKER_ACCEPT_RATE_PER_IP;
     p->accept_burst_per_ip = RD_BROKER_ACCEPT_BURST_PER_IP;
+    p->defer_accept_s = RD_BROKER_DEFER_ACCEPT_S;
     p->first_byte_s = RD_DEADLINE_FIRST_BYTE_S;
     p->header_s = RD_DEADLINE_HEADER_S;
     p->body_s = RD_DEADLINE_BODY_S;
@@ -483,12 +485,10 @@ conn_settle(struct conn *c, double now)
     ev_timer_again(l->loop, &c->timer);
 }
 
+/* One readiness event on c (revents: EV_READ, EV_WRITE or both). */
 static void
-conn_io_cb(struct ev_loop *loop, ev_io *w, int revents)
+conn_event(struct conn *c, int revents, double now)
 {
-    (void)loop;
-    struct conn *c = RD_CONTAINER_OF(w, struct conn, io);
-    double now = mono();
     if ((revents & EV_WRITE) && !conn_flush(c, now))
         return;
     if (revents & EV_READ)
@@ -503,6 +503,13 @@ conn_io_cb(struct ev_loop *loop, ev_io *w, int revents)
     if (c->phase != CONN_DEAD && c->out_sent < c->out_len && !conn_flush(c, now))
         return;
     conn_settle(c, now);
+}
+
+static void
+conn_io_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+    (void)loop;
+    conn_event(RD_CONTAINER_OF(w, struct conn, io), revents, mono());
 }
 
 static void
@@ -669,7 +676,10 @@ conn_open(struct listener *l, int fd, const struct sockaddr_storage *ss, socklen
         l->m->conns_open = l->n_open;
     }
     RD_LOG(RD_LOG_DEBUG, &c->log, "accepted");
-    conn_settle(c, now);
+    if (l->deferred)
+        conn_event(c, EV_READ, now); /* the first request came with the connection */
+    else
+        conn_settle(c, now);
 }
 
 static void
@@ -759,6 +769,12 @@ listener_start(struct ev_loop *loop, const struct listener_params *p, listener_r
      * options): one setsockopt per listener instead of one per viewer. */
     if (net_set_nodelay(fd) != RD_OK)
         RD_LOG(RD_LOG_WARN, NULL, "TCP_NODELAY on the rtsp listener failed errno=%d", errno);
+    if (p->defer_accept_s > 0) {
+        l->deferred = net_set_defer_accept(fd, p->defer_accept_s) == RD_OK;
+        if (!l->deferred)
+            RD_LOG(RD_LOG_WARN, NULL, "TCP_DEFER_ACCEPT on the rtsp listener failed errno=%d",
+                   errno);
+    }
     if (net_local_port(fd, &l->port) != RD_OK)
         l->port = p->port;
     (void)log_ctx_set(&l->log, "rtsp=%s:%u", p->ip, (unsigned)l->port);
@@ -766,8 +782,9 @@ listener_start(struct ev_loop *loop, const struct listener_params *p, listener_r
     ev_init(&l->accept_pause, accept_pause_cb);
     ev_prepare_init(&l->reaper, reaper_cb);
     ev_io_start(loop, &l->accept_io);
-    RD_LOG(RD_LOG_NOTICE, &l->log, "rtsp listener started max_conns=%u max_conns_per_ip=%u",
-           p->max_conns, p->max_conns_per_ip);
+    RD_LOG(RD_LOG_NOTICE, &l->log,
+           "rtsp listener started max_conns=%u max_conns_per_ip=%u defer_accept_s=%u", p->max_conns,
+           p->max_conns_per_ip, l->deferred ? p->defer_accept_s : 0);
     *out = l;
     return RD_OK;
 }

@@ -34,6 +34,10 @@ struct listener_params {
     uint32_t max_conns_per_ip;
     double accept_rate_per_ip; /* new connections per second per source IP */
     double accept_burst_per_ip;
+    /* TCP_DEFER_ACCEPT seconds (0: off): a connection is accepted with its first request,
+     * which is read and answered at once. Silent ones wait in the kernel's SYN queue (not
+     * counted in the caps) for about this long, then first_byte_s applies. */
+    unsigned defer_accept_s;
     double first_byte_s; /* accept -> first byte, else close */
     double header_s;     /* first byte -> end of header block, else 408 + close */
     double body_s;       /* end of headers -> end of body, else 408 + close */

@@ -200,6 +200,13 @@ net_set_nodelay(int fd)
 }
 
 int
+net_set_defer_accept(int fd, unsigned seconds)
+{
+    int v = (int)seconds;
+    return setsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &v, sizeof(v)) == 0 ? RD_OK : RD_EIO;
+}
+
+int
 net_set_sndbuf(int fd, int bytes)
 {
     return setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &bytes, sizeof(bytes)) == 0 ? RD_OK : RD_EIO;

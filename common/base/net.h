@@ -55,6 +55,11 @@ int net_connect_result(int fd);
 /* TCP_NODELAY on. Returns RD_OK or RD_EIO (errno kept). */
 int net_set_nodelay(int fd);
 
+/* TCP_DEFER_ACCEPT on a listening socket: the kernel completes a connection's accept only
+ * when its first bytes arrive, or after about seconds (rounded up to its SYN-ACK retransmit
+ * schedule: 1, 3, 7, 15 s...). Returns RD_OK or RD_EIO (errno kept). */
+int net_set_defer_accept(int fd, unsigned seconds);
+
 /* Lingering close (nginx lingering_close): reads and drops what fd has, adding the bytes to
  * *lingered. Returns RD_AGAIN to keep waiting for the peer's FIN, RD_OK when it came,
  * RD_ELIMIT when more than max bytes were dropped, RD_EIO on a socket error. */

@@ -201,6 +201,11 @@
 /* Source addresses remembered for the accept rate besides those with open connections; when
  * full, the address idle for longest is forgotten (it regains a full burst). */
 #define RD_BROKER_RATE_TRACKED_IPS 4096
+/* The kernel holds a new broker connection until its first bytes arrive, at most this long
+ * (TCP_DEFER_ACCEPT, one SYN-ACK retransmit); the listener then reads the request at once,
+ * saving a loop wakeup per viewer. A silent connection is handed over after it and closed at
+ * the first-byte deadline: at most RD_BROKER_DEFER_ACCEPT_S + RD_DEADLINE_FIRST_BYTE_S. 0: off. */
+#define RD_BROKER_DEFER_ACCEPT_S 1
 /* Connections accepted per wakeup of a listening socket, so open connections still get served. */
 #define RD_ACCEPT_BATCH 64
 /* Out of descriptors or memory while accepting (EMFILE, ENFILE): accepting pauses this long

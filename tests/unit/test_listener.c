@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* listener.c on a real loop and loopback sockets: pipelining in order, framing errors and
  * their status, close after final responses, every deadline (shortened), the global and
- * per-IP caps, the accept rate, draining, and log lines without credentials. */
+ * per-IP caps, the accept rate, draining, log lines without credentials, and TCP_DEFER_ACCEPT
+ * (the first request answered in the accepting wakeup; silent connections held by the kernel,
+ * outside the caps, then closed at the first-byte deadline). */
 #define _POSIX_C_SOURCE 200809L
 #include "rd_test.h"
 
@@ -45,7 +47,10 @@ handler(void *ctx, const struct rtsp_msg *msg, const struct listener_peer *peer,
     f->n_requests++;
     if (rd_str_eq_cstr(msg->method_name, "FAIL"))
         return RD_EIO;
-    if (strcmp(peer->ip, "127.0.0.1") != 0 || strncmp(peer->addr, "127.0.0.1:", 10) != 0)
+    /* Clients connect from 127.0.0.1, or bind 127.0.0.2 to be another address. */
+    size_t il = strlen(peer->ip);
+    if ((strcmp(peer->ip, "127.0.0.1") != 0 && strcmp(peer->ip, "127.0.0.2") != 0)
+        || strncmp(peer->addr, peer->ip, il) != 0 || peer->addr[il] != ':')
         return RD_EPROTO;
     (void)rtsp_resp_begin(out, 200, rtsp_resp_cseq_of(msg));
     (void)rtsp_resp_headerf(out, "X-Conn", "%llu", (unsigned long long)peer->conn_id);
@@ -69,6 +74,9 @@ setup(void **state)
     listener_params_default(&f->p);
     f->p.ip = "127.0.0.1";
     f->p.port = 0;
+    /* Most tests drive silent connections through the listener's own deadlines and caps;
+     * the deferred-accept tests turn it back on. */
+    f->p.defer_accept_s = 0;
     metrics_init(&f->m);
     *state = f;
     return 0;
@@ -765,6 +773,150 @@ test_parse_error_log_has_no_userinfo(void **state)
         assert_true(text[i] == '\n' || (text[i] >= 0x20 && text[i] < 0x7f));
 }
 
+/* ---- Deferred accept ----------------------------------------------------------------------- */
+
+static int
+connect_silently(struct lfx *f)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    assert_true(fd >= 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(listener_port(f->l))};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    int rc = connect(fd, (struct sockaddr *)&a, sizeof(a));
+    assert_true(rc == 0 || errno == EINPROGRESS);
+    return fd;
+}
+
+/* The request that completes the kernel's accept is answered in the same loop iteration:
+ * accept, read, answer, no wakeup in between. */
+static void
+test_deferred_answers_in_accept(void **state)
+{
+    struct lfx *f = *state;
+    f->p.defer_accept_s = 1;
+    start(f);
+    int fd = connect_silently(f);
+    pump(f, 0.05);
+    assert_int_equal(f->m.conns[METRICS_CONN_ACCEPTED], 0); /* the kernel holds it */
+    send_str(fd, "OPTIONS * RTSP/1.0\r\nCSeq: 1\r\n\r\n");
+    struct timespec ts = {0, 20000000};
+    nanosleep(&ts, NULL);
+    ev_run(f->loop, EVRUN_NOWAIT); /* one iteration */
+    char buf[512];
+    ssize_t n = recv(fd, buf, sizeof(buf) - 1, 0);
+    assert_true(n > 0);
+    buf[n] = '\0';
+    assert_int_equal(strncmp(buf, "RTSP/1.0 200 ", 13), 0);
+    assert_int_equal(f->m.conns[METRICS_CONN_ACCEPTED], 1);
+    assert_int_equal(listener_open_count(f->l), 1); /* kept for the next request */
+    close(fd);
+}
+
+/* Silent connections wait in the kernel, outside the per-IP cap: a viewer from the same
+ * address that sends its request is served. After the deferral (one SYN-ACK retransmit,
+ * about 1 s) the kernel hands a silent one over, and the first-byte deadline closes it. */
+static void
+test_deferred_silent_connections(void **state)
+{
+    struct lfx *f = *state;
+    f->p.defer_accept_s = 1;
+    f->p.max_conns_per_ip = 2;
+    f->p.first_byte_s = 0.2;
+    start(f);
+    double t0 = now_s();
+    int silent[4];
+    for (int i = 0; i < 4; i++)
+        silent[i] = connect_silently(f);
+    pump(f, 0.1);
+    assert_int_equal(listener_open_count(f->l), 0);
+    int fd = connect_silently(f);
+    send_str(fd, "OPTIONS * RTSP/1.0\r\nCSeq: 1\r\n\r\n");
+    struct reply r = {0};
+    read_for(f, fd, &r, "RTSP/1.0 200", 1, 1.0);
+    assert_int_equal(occurrences(r.buf, "RTSP/1.0 200"), 1);
+    close(fd);
+    pump(f, 0.05);
+    /* Handed over after about a second: two are admitted and time out without an answer,
+     * two are refused by the per-IP cap. */
+    for (int i = 0; i < 4; i++) {
+        struct reply s = {0};
+        read_for(f, silent[i], &s, NULL, 0, 4.0);
+        assert_true(s.eof);
+        assert_int_equal(s.len, 0);
+        close(silent[i]);
+    }
+    double took = now_s() - t0;
+    assert_true(took >= 0.9 && took < 4.0);
+    assert_int_equal(f->m.conns[METRICS_CONN_ACCEPTED], 3);
+    assert_int_equal(f->m.conns[METRICS_CONN_TIMEOUT], 2);
+    assert_int_equal(f->m.conns[METRICS_CONN_REFUSED_PER_IP], 2);
+    pump(f, 0.05);
+    assert_int_equal(listener_open_count(f->l), 0);
+}
+
+/* A flood of silent connections fills the kernel's queue of half-open ones (the listen
+ * backlog, 1024). New connections then get SYN cookies, which skip the deferral: a viewer
+ * is still served at once, not after a SYN retransmit (1 s). Needs the default
+ * net.ipv4.tcp_syncookies = 1, which docs/broker.md asks operators to keep. */
+static void
+test_deferred_flood_keeps_serving(void **state)
+{
+    struct lfx *f = *state;
+    FILE *sc = fopen("/proc/sys/net/ipv4/tcp_syncookies", "r");
+    int cookies = -1;
+    if (sc != NULL) {
+        if (fscanf(sc, "%d", &cookies) != 1)
+            cookies = -1;
+        fclose(sc);
+    }
+    if (cookies != 1) {
+        fprintf(stderr, "net.ipv4.tcp_syncookies is %d, not 1: flood case skipped\n", cookies);
+        skip();
+    }
+    enum { FLOOD = 1100 };
+    struct rlimit old, want;
+    assert_int_equal(getrlimit(RLIMIT_NOFILE, &old), 0);
+    want = old;
+    if (want.rlim_cur < FLOOD + 100) {
+        want.rlim_cur = want.rlim_max;
+        assert_int_equal(setrlimit(RLIMIT_NOFILE, &want), 0);
+    }
+    assert_true(want.rlim_cur >= FLOOD + 100);
+    f->p.defer_accept_s = 1;
+    start(f);
+    static int silent[FLOOD];
+    for (int i = 0; i < FLOOD; i++)
+        silent[i] = connect_silently(f);
+    /* A viewer from another address (the flood's own is over its per-IP cap by now). */
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    assert_true(fd >= 0);
+    struct sockaddr_in src = {.sin_family = AF_INET};
+    src.sin_addr.s_addr = htonl(0x7f000002); /* 127.0.0.2 */
+    assert_int_equal(bind(fd, (struct sockaddr *)&src, sizeof(src)), 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(listener_port(f->l))};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    double t0 = now_s();
+    int rc = connect(fd, (struct sockaddr *)&a, sizeof(a));
+    assert_true(rc == 0 || errno == EINPROGRESS);
+    /* Writable once connected; a dropped SYN would leave it pending for a second. */
+    static const char req[] = "OPTIONS * RTSP/1.0\r\nCSeq: 1\r\n\r\n";
+    struct reply r = {0};
+    while (now_s() - t0 < 3.0) {
+        if (send(fd, req, sizeof(req) - 1, MSG_NOSIGNAL) == (ssize_t)sizeof(req) - 1)
+            break;
+        pump(f, 0.002);
+    }
+    read_for(f, fd, &r, "RTSP/1.0 200", 1, 3.0);
+    double took = now_s() - t0;
+    assert_int_equal(occurrences(r.buf, "RTSP/1.0 200"), 1);
+    assert_true(took < 0.5);
+    close(fd);
+    for (int i = 0; i < FLOOD; i++)
+        close(silent[i]);
+    pump(f, 0.1);
+    assert_int_equal(setrlimit(RLIMIT_NOFILE, &old), 0);
+}
+
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 static const struct CMUnitTest tests[] = {
     T(test_pipelined_in_order),
@@ -782,6 +934,9 @@ static const struct CMUnitTest tests[] = {
     T(test_linger_only_with_unread_input),
     T(test_drain),
     T(test_parse_error_log_has_no_userinfo),
+    T(test_deferred_answers_in_accept),
+    T(test_deferred_silent_connections),
+    T(test_deferred_flood_keeps_serving),
 };
 
 RD_TEST_MAIN(tests)
