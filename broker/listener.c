@@ -210,8 +210,11 @@ static bool
 conn_flush(struct conn *c, double now)
 {
     char *obuf = conn_obuf(c);
+    /* The final response: its FIN follows in this same event (conn_settle), so the kernel may
+     * hold the bytes (less than a segment) until then and send both in one segment. */
+    int flags = MSG_NOSIGNAL | (c->phase == CONN_CLOSING ? MSG_MORE : 0);
     while (c->out_sent < c->out_len) {
-        ssize_t n = send(c->fd, obuf + c->out_sent, c->out_len - c->out_sent, MSG_NOSIGNAL);
+        ssize_t n = send(c->fd, obuf + c->out_sent, c->out_len - c->out_sent, flags);
         if (n > 0) {
             c->out_sent += (size_t)n;
             continue;
@@ -769,6 +772,10 @@ listener_start(struct ev_loop *loop, const struct listener_params *p, listener_r
      * options): one setsockopt per listener instead of one per viewer. */
     if (net_set_nodelay(fd) != RD_OK)
         RD_LOG(RD_LOG_WARN, NULL, "TCP_NODELAY on the rtsp listener failed errno=%d", errno);
+    /* Every request gets its answer at once, so its ACK can ride on the answer: without this
+     * a new connection acknowledges each request with a segment of its own first. */
+    if (net_set_quickack_off(fd) != RD_OK)
+        RD_LOG(RD_LOG_WARN, NULL, "TCP_QUICKACK on the rtsp listener failed errno=%d", errno);
     if (p->defer_accept_s > 0) {
         l->deferred = net_set_defer_accept(fd, p->defer_accept_s) == RD_OK;
         if (!l->deferred)

@@ -200,6 +200,13 @@ net_set_nodelay(int fd)
 }
 
 int
+net_set_quickack_off(int fd)
+{
+    int zero = 0;
+    return setsockopt(fd, IPPROTO_TCP, TCP_QUICKACK, &zero, sizeof(zero)) == 0 ? RD_OK : RD_EIO;
+}
+
+int
 net_set_defer_accept(int fd, unsigned seconds)
 {
     int v = (int)seconds;

@@ -55,6 +55,10 @@ int net_connect_result(int fd);
 /* TCP_NODELAY on. Returns RD_OK or RD_EIO (errno kept). */
 int net_set_nodelay(int fd);
 
+/* TCP_QUICKACK off: ACKs wait briefly for data to ride on (a response) instead of going out
+ * alone; on a listening socket, accepted ones start that way. RD_OK or RD_EIO (errno kept). */
+int net_set_quickack_off(int fd);
+
 /* TCP_DEFER_ACCEPT on a listening socket: the kernel completes a connection's accept only
  * when its first bytes arrive, or after about seconds (rounded up to its SYN-ACK retransmit
  * schedule: 1, 3, 7, 15 s...). Returns RD_OK or RD_EIO (errno kept). */

@@ -10,6 +10,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/tcp.h> /* struct tcp_info with tcpi_segs_in (glibc's stops before it) */
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <sys/resource.h>
@@ -854,6 +855,45 @@ test_deferred_silent_connections(void **state)
     assert_int_equal(listener_open_count(f->l), 0);
 }
 
+/* Segments the client received on a connection the listener answered: the SYN-ACK, the
+ * answer to OPTIONS carrying the ACK of the request (no ACK of its own: TCP_QUICKACK off on
+ * the listener), and the final answer with the FIN in one segment (MSG_MORE, then close).
+ * A scheduling stall of over 40 ms (the delayed-ACK timer) adds a bare ACK, so three
+ * connections get the chance to show the exact count. */
+static void
+test_answers_share_segments(void **state)
+{
+    struct lfx *f = *state;
+    f->p.defer_accept_s = 1;
+    start(f);
+    unsigned segs = 0;
+    for (int attempt = 0; attempt < 3; attempt++) {
+        int fd = socket(AF_INET, SOCK_STREAM, 0);
+        assert_true(fd >= 0);
+        struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(listener_port(f->l))};
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+        assert_int_equal(fcntl(fd, F_SETFL, O_NONBLOCK), 0);
+        send_str(fd, "OPTIONS * RTSP/1.0\r\nCSeq: 1\r\n\r\n");
+        struct reply r = {0};
+        read_for(f, fd, &r, "RTSP/1.0 200", 1, 2.0);
+        send_str(fd, "DESCRIBE rtsp://h/cam RTSP/1.0\r\nCSeq: 2\r\n\r\n");
+        read_for(f, fd, &r, NULL, 0, 2.0);
+        assert_true(r.eof);
+        assert_int_equal(occurrences(r.buf, "RTSP/1.0 200"), 2);
+        struct tcp_info ti;
+        socklen_t tl = sizeof(ti);
+        memset(&ti, 0, sizeof(ti));
+        assert_int_equal(getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &tl), 0);
+        assert_true(tl >= offsetof(struct tcp_info, tcpi_segs_in) + sizeof(ti.tcpi_segs_in));
+        segs = ti.tcpi_segs_in;
+        close(fd);
+        if (segs == 3)
+            break;
+    }
+    assert_int_equal(segs, 3);
+}
+
 /* A flood of silent connections fills the kernel's queue of half-open ones (the listen
  * backlog, 1024). New connections then get SYN cookies, which skip the deferral: a viewer
  * is still served at once, not after a SYN retransmit (1 s). Needs the default
@@ -937,6 +977,7 @@ static const struct CMUnitTest tests[] = {
     T(test_deferred_answers_in_accept),
     T(test_deferred_silent_connections),
     T(test_deferred_flood_keeps_serving),
+    T(test_answers_share_segments),
 };
 
 RD_TEST_MAIN(tests)
