@@ -21,6 +21,7 @@
 #include "evx.h"
 #include "net.h"
 #include "rd_err.h"
+#include "rd_limits.h"
 #include "rtsp_build.h"
 #include "rtsp_msg.h"
 #include "url.h"
@@ -120,7 +121,10 @@ static bool
 flush_out(struct sconn *c)
 {
     while (c->out_off < c->out_len) {
-        ssize_t n = send(c->fd, c->out + c->out_off, c->out_len - c->out_off, MSG_NOSIGNAL);
+        /* The final answer and the FIN that follows at once go in one segment, as the
+         * broker's listener does. */
+        int flags = MSG_NOSIGNAL | (c->close_after ? MSG_MORE : 0);
+        ssize_t n = send(c->fd, c->out + c->out_off, c->out_len - c->out_off, flags);
         if (n > 0) {
             c->out_off += (size_t)n;
             continue;
@@ -291,6 +295,12 @@ main(int argc, char **argv)
     s->lfd = net_tcp_listen(listen_ip, (uint16_t)port, 4096, &err);
     if (s->lfd < 0) {
         fprintf(stderr, "rd_stub_redirector: %s\n", err.msg);
+        return 1;
+    }
+    /* The broker listener's socket options (listener.c), so the floor is like for like. */
+    if (net_set_nodelay(s->lfd) != RD_OK || net_set_quickack_off(s->lfd) != RD_OK
+        || net_set_defer_accept(s->lfd, RD_BROKER_DEFER_ACCEPT_S) != RD_OK) {
+        fprintf(stderr, "rd_stub_redirector: socket options: %s\n", strerror(errno));
         return 1;
     }
     uint16_t bound = 0;
