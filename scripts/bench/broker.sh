@@ -186,6 +186,7 @@ if awk -v l="${loadavg_start%% *}" 'BEGIN { exit !(l >= 0.5) }'; then
     log "load average is $loadavg_start: other work shares these cores, figures will be low"
 fi
 rss_max=""
+rss_phases="{}"
 hwm=""
 nginx_hwm=""
 cli_ms=""
@@ -271,6 +272,7 @@ EOF
         run_gen "broker-half-$r" "$bpid" -c 1024 -d "$seconds" --warmup "$warmup" --src "$src" "${cams_arg[@]}" \
             --rate "$half" $spin 127.0.0.1:"$rport"
     done
+    n_target=$(wc -l <"$tmp/rss.samples") # RSS samples of the target's conditions end here
     if [ "$sweep" -eq 1 ]; then
         # Offered-load sweep (open loop, one run each): achieved rate and latency against
         # offered rate for the plot of docs/benchmarks.md (scripts/bench/plot.py).
@@ -282,6 +284,7 @@ EOF
         done
     fi
 
+    n_sweep=$(wc -l <"$tmp/rss.samples")
     stop_pid "$simpid"
     if [ "$ingest_relays" -gt "$relays" ]; then
         $py "$reg" relays "$tmp/registry.db" "$relays" $((ingest_relays - 1)) --json "$tmp/relays.json" --append >&2
@@ -299,6 +302,13 @@ EOF
     hwm=$(awk '/^VmHWM:/ {print $2}' "/proc/$bpid/status")
     stop_pid "$bpid"
     rss_max=$(sort -n "$tmp/rss.samples" | tail -1)
+    # Max VmRSS per phase: the target's (200 relays, full speed and half rate), the sweep (its
+    # 110 % point keeps up to 1,024 viewers in flight), the ingest (1,000 relays).
+    rss_phases=$(awk -v a="$n_target" -v b="$n_sweep" '
+        NR <= a { if ($1 > t) t = $1; next }
+        NR <= b { if ($1 > w) w = $1; next }
+        { if ($1 > i) i = $1 }
+        END { printf "{\"target\": %d, \"sweep\": %d, \"ingest\": %d}", t, w, i }' "$tmp/rss.samples")
     cp "$tmp/broker.log" "$out/broker.log" 2>/dev/null || true
 fi
 
@@ -394,6 +404,7 @@ meta = {
     "seconds": $seconds, "warmup_s": $warmup, "repeats": $repeats, "concurrency": $conc,
     "client_addresses": "$src", "server_core": $core_srv, "client_core": $core_cli,
     "broker_rss_max_kib": int("${rss_max:-0}") or None,
+    "broker_rss_max_kib_by_phase": json.loads('$rss_phases') or None,
     "broker_hwm_kib": int("${hwm:-0}") or None,
     "nginx_hwm_kib": int("${nginx_hwm:-0}") or None,
 }

@@ -228,6 +228,11 @@ def main():
         print(f"keep-alive heartbeats during the redirect runs: {k['relays']} relays, "
               f"{k['sent']} beats, status {k['status']}, errors {k['errors']}, p99 "
               f"{k['latency_ms']['p99']} ms, simulator CPU {k['own_cpu_s']} s in {k['window_s']} s")
+    by = meta.get("broker_rss_max_kib_by_phase") or {}
+    if by:
+        print(f"broker RSS by phase (max KiB): 200 relays at full speed and half rate {by.get('target')}, "
+              f"load sweep {by.get('sweep') or '-'}, ingest from {meta.get('ingest_relays')} relays "
+              f"{by.get('ingest')}")
     print(f"broker RSS: max sampled {meta.get('broker_rss_max_kib', '-')} KiB, "
           f"VmHWM {meta.get('broker_hwm_kib', '-')} KiB; nginx worker VmHWM "
           f"{meta.get('nginx_hwm_kib', '-')} KiB")
