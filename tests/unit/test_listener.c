@@ -868,12 +868,7 @@ test_answers_share_segments(void **state)
     start(f);
     unsigned segs = 0;
     for (int attempt = 0; attempt < 3; attempt++) {
-        int fd = socket(AF_INET, SOCK_STREAM, 0);
-        assert_true(fd >= 0);
-        struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(listener_port(f->l))};
-        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-        assert_int_equal(fcntl(fd, F_SETFL, O_NONBLOCK), 0);
+        int fd = connect_to(f); /* held by the kernel until it sends */
         send_str(fd, "OPTIONS * RTSP/1.0\r\nCSeq: 1\r\n\r\n");
         struct reply r = {0};
         read_for(f, fd, &r, "RTSP/1.0 200", 1, 2.0);
