@@ -165,14 +165,15 @@ sub() { $py -c "print(max(0.0, $2 - $1))"; }
 median_rate() { # median_rate FILES...: median redirects_per_s
     $py -c "import json,statistics,sys; print(statistics.median(json.load(open(f))['redirects_per_s'] for f in sys.argv[1:]))" "$@"
 }
-# run_gen NAME SERVER_PID ARGS...: one generator run on the client core; records the server's
-# CPU seconds next to the JSON.
+# run_gen NAME SERVER_PID ARGS...: one generator run on the client core. The generator reads
+# the server's CPU time at the start and the end of its measured window (server_cpu_s in the
+# JSON: warmup excluded, like the viewers counted); NAME.cpu keeps the CPU over its whole run.
 run_gen() {
     local name=$1 spid=$2
     shift 2
     local c0 c1
     c0=$(cpu_s "$spid")
-    taskset -c $core_cli "$gen" -q --json "$out/$name.json" --label "$name" "$@" ||
+    taskset -c $core_cli "$gen" -q --json "$out/$name.json" --label "$name" --server-pid "$spid" "$@" ||
         log "$name: generator exited non-zero"
     c1=$(cpu_s "$spid")
     sub "$c0" "$c1" >"$out/$name.cpu"

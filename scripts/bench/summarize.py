@@ -24,8 +24,10 @@ def load_runs(d, phase):
                        key=lambda p: int(re.search(r"-(\d+)\.json$", p).group(1))):
         with open(path) as f:
             r = json.load(f)
+        # The server's CPU over the measured window (the generator reads it at the window's
+        # start and end: --server-pid); else over the generator's whole run, warmup included.
         cpu = path[:-5] + ".cpu"
-        if os.path.exists(cpu):
+        if "server_cpu_s" not in r and os.path.exists(cpu):
             with open(cpu) as f:
                 r["server_cpu_s"] = float(f.read().strip() or 0)
         runs.append(r)

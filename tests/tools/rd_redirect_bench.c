@@ -43,6 +43,8 @@ usage(FILE *f)
             "                         client IPs, as per-IP connection limits expect)\n"
             "      --spin             never sleep (open loop: start each viewer on time to the\n"
             "                         microsecond; the tool's own CPU then reads 100%%)\n"
+            "      --server-pid PID   read that process's CPU time (/proc) at the start and the\n"
+            "                         end of the measured window: server_cpu_s in the JSON\n"
             "      --json FILE        write the results as JSON\n"
             "      --label TEXT       label stored in the JSON\n");
 }
@@ -113,7 +115,8 @@ main(int argc, char **argv)
         OPT_SRC,
         OPT_JSON,
         OPT_LABEL,
-        OPT_SPIN
+        OPT_SPIN,
+        OPT_SERVER_PID
     };
     static const struct option longopts[] = {
         {"concurrency", required_argument, NULL, 'c'},
@@ -136,6 +139,7 @@ main(int argc, char **argv)
         {"json", required_argument, NULL, OPT_JSON},
         {"label", required_argument, NULL, OPT_LABEL},
         {"spin", no_argument, NULL, OPT_SPIN},
+        {"server-pid", required_argument, NULL, OPT_SERVER_PID},
         {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -227,6 +231,13 @@ main(int argc, char **argv)
         case OPT_SPIN:
             b->spin = true;
             break;
+        case OPT_SERVER_PID: {
+            uint64_t pid;
+            if (!parse_u64(optarg, 4194304, &pid) || pid == 0)
+                goto bad;
+            b->server_pid = (int)pid;
+            break;
+        }
         case 'q':
             quiet = true;
             break;

@@ -1,15 +1,20 @@
 /* SPDX-License-Identifier: MIT */
 /* rd_redirect_bench accounting (tools/rtsp-bench/bench_stats.c, bench_resp.c): histogram bucket
  * layout and percentiles against a sorted array, tallies, the open-loop schedule, camera
- * names, request texts and the response checks (RTSP via rtsp_msg, HTTP baseline). */
+ * names, request texts and the response checks (RTSP via rtsp_msg, HTTP baseline); and the
+ * server's CPU time read from /proc (redirect_bench.c). */
+#define _POSIX_C_SOURCE 200809L
 #include "rd_test.h"
 
 #include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "bench_resp.h"
 #include "bench_stats.h"
 #include "guard_buf.h"
 #include "rd_err.h"
+#include "redirect_bench.h"
 #include "rtsp_msg.h"
 
 /* ---- histogram --------------------------------------------------------------------------- */
@@ -518,6 +523,37 @@ test_location_ok(void **state)
     assert_false(bench_location_ok(BENCH_PROTO_HTTP, rd_str_cstr("http://"), cam, true));
 }
 
+/* ---- server CPU ---------------------------------------------------------------------------- */
+
+static double
+own_cpu_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Our own CPU time as /proc reports it follows what the process spends: 0.3 s of work shows
+ * as 0.3 s (within its 10 ms ticks); a process that does not exist is an error. */
+static void
+test_proc_cpu(void **state)
+{
+    (void)state;
+    double before = -1, after = -1;
+    assert_int_equal(redirect_bench_proc_cpu_s((int)getpid(), &before), RD_OK);
+    assert_true(before >= 0);
+    double until = own_cpu_s() + 0.3;
+    volatile unsigned long spin = 0;
+    while (own_cpu_s() < until)
+        spin++;
+    assert_int_equal(redirect_bench_proc_cpu_s((int)getpid(), &after), RD_OK);
+    assert_true(after - before >= 0.27 && after - before <= 0.6);
+    double untouched = 42;
+    assert_int_equal(redirect_bench_proc_cpu_s(0, &untouched), RD_EIO);
+    assert_int_equal(redirect_bench_proc_cpu_s(4194304 + 1, &untouched), RD_EIO);
+    assert_true(untouched == 42);
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_hist_layout),
     cmocka_unit_test(test_hist_empty_and_one),
@@ -530,6 +566,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_build_requests),
     cmocka_unit_test(test_resp_table),
     cmocka_unit_test(test_location_ok),
+    cmocka_unit_test(test_proc_cpu),
 };
 
 RD_TEST_MAIN(tests)

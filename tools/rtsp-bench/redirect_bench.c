@@ -7,8 +7,10 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -417,11 +419,64 @@ sweep_cb(struct ev_loop *loop, ev_timer *w, int revents)
         ev_break(loop, EVBREAK_ALL);
 }
 
+int
+redirect_bench_proc_cpu_s(int pid, double *out)
+{
+    char path[32], buf[1024];
+    if (snprintf(path, sizeof(path), "/proc/%d/stat", pid) >= (int)sizeof(path))
+        return RD_EIO;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return RD_EIO;
+    ssize_t n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    if (n <= 0)
+        return RD_EIO;
+    buf[n] = '\0';
+    /* "pid (comm) state ppid ...": comm may hold anything, so fields count from the last ')'.
+     * utime and stime are fields 14 and 15, the 12th and 13th after it. */
+    const char *p = strrchr(buf, ')');
+    if (p == NULL)
+        return RD_EIO;
+    unsigned long long ticks[2] = {0, 0};
+    for (int field = 3; field <= 15; field++) {
+        while (*++p == ' ')
+            ;
+        if (*p == '\0')
+            return RD_EIO;
+        if (field >= 14) {
+            char *end = NULL;
+            errno = 0;
+            ticks[field - 14] = strtoull(p, &end, 10);
+            if (errno != 0 || end == p)
+                return RD_EIO;
+            p = end - 1;
+        } else {
+            while (p[1] != ' ' && p[1] != '\0')
+                p++;
+        }
+    }
+    long hz = sysconf(_SC_CLK_TCK);
+    if (hz <= 0)
+        return RD_EIO;
+    *out = (double)(ticks[0] + ticks[1]) / (double)hz;
+    return RD_OK;
+}
+
+/* Our rusage and the server's CPU, read together at the window's start or end. */
+static void
+take_cpu(struct redirect_bench *b, struct rusage *ru, double *server)
+{
+    getrusage(RUSAGE_SELF, ru);
+    if (b->server_pid > 0 && redirect_bench_proc_cpu_s(b->server_pid, server) != RD_OK)
+        *server = -1;
+}
+
 static void
 warm_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
     struct redirect_bench *b = ev_userdata(loop);
-    getrusage(RUSAGE_SELF, &b->ru_start);
+    take_cpu(b, &b->ru_start, &b->server_cpu_start);
     b->ru_taken = true;
 }
 
@@ -469,6 +524,7 @@ redirect_bench_init(struct redirect_bench *b)
     b->random_pick = true;
     b->seed = 1;
     b->flow = REDIRECT_FLOW_SEQUENTIAL;
+    b->server_cpu_start = b->server_cpu_end = -1;
     bench_tally_reset(&b->tally);
     bench_hist_reset(&b->start_delay);
 }
@@ -635,7 +691,7 @@ redirect_bench_run(struct redirect_bench *b)
         ev_timer_init(&b->warm, warm_cb, b->warmup_s, 0.);
         ev_timer_start(b->loop, &b->warm);
     } else {
-        getrusage(RUSAGE_SELF, &b->ru_start);
+        take_cpu(b, &b->ru_start, &b->server_cpu_start);
         b->ru_taken = true;
     }
     double tick = 0.001;
@@ -655,9 +711,11 @@ redirect_bench_run(struct redirect_bench *b)
     launch_due(b);
     ev_run(b->loop, 0);
 
-    getrusage(RUSAGE_SELF, &b->ru_end);
-    if (!b->ru_taken)
+    take_cpu(b, &b->ru_end, &b->server_cpu_end);
+    if (!b->ru_taken) {
         b->ru_start = b->ru_end;
+        b->server_cpu_start = b->server_cpu_end;
+    }
     /* Viewers cut short by a second signal are neither completed nor errors: say so. */
     b->cut = 0;
     for (size_t i = 0; i < b->concurrency; i++) {
@@ -685,6 +743,9 @@ redirect_bench_report(const struct redirect_bench *b, struct redirect_bench_repo
     r->rps = r->window_s > 0 ? (double)t->completed / r->window_s : 0;
     r->cpu_user_s = tv_s(b->ru_end.ru_utime) - tv_s(b->ru_start.ru_utime);
     r->cpu_sys_s = tv_s(b->ru_end.ru_stime) - tv_s(b->ru_start.ru_stime);
+    r->server_cpu_s = b->server_cpu_start >= 0 && b->server_cpu_end >= 0
+                          ? b->server_cpu_end - b->server_cpu_start
+                          : -1;
     r->errors = bench_tally_errors(t);
     r->p50 = (double)bench_hist_percentile(&t->lat, 50) / 1e3;
     r->p90 = (double)bench_hist_percentile(&t->lat, 90) / 1e3;
@@ -727,6 +788,10 @@ redirect_bench_print(const struct redirect_bench *b, FILE *f)
     fprintf(f, "own cpu     user %.3f s  sys %.3f s  (%.0f%% of one core)\n", r->cpu_user_s,
             r->cpu_sys_s,
             r->window_s > 0 ? 100.0 * (r->cpu_user_s + r->cpu_sys_s) / r->window_s : 0.0);
+    if (r->server_cpu_s >= 0)
+        fprintf(f, "server cpu  %.3f s  (%.0f%% of one core; %.0f viewers per core-second)\n",
+                r->server_cpu_s, r->window_s > 0 ? 100.0 * r->server_cpu_s / r->window_s : 0.0,
+                r->server_cpu_s > 0 ? (double)b->tally.completed / r->server_cpu_s : 0.0);
     if (b->cut)
         fprintf(f, "interrupted %llu viewer(s) in flight were not counted\n",
                 (unsigned long long)b->cut);
@@ -779,7 +844,9 @@ redirect_bench_json(const struct redirect_bench *b, const char *tool, const char
         || json_object_set_new(o, "backlog_max", json_integer((json_int_t)b->backlog_max)) != 0
         || json_object_set_new(o, "spin", json_boolean(b->spin)) != 0
         || json_object_set_new(o, "cpu_user_s", json_real(r3(r.cpu_user_s))) != 0
-        || json_object_set_new(o, "cpu_sys_s", json_real(r3(r.cpu_sys_s))) != 0) {
+        || json_object_set_new(o, "cpu_sys_s", json_real(r3(r.cpu_sys_s))) != 0
+        || (r.server_cpu_s >= 0
+            && json_object_set_new(o, "server_cpu_s", json_real(r3(r.server_cpu_s))) != 0)) {
         json_decref(o);
         return NULL;
     }

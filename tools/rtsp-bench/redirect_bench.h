@@ -55,9 +55,14 @@ struct redirect_bench_conn; /* private to redirect_bench.c */
 /* The figures of a finished run (redirect_bench_report()). Latencies in microseconds. */
 struct redirect_bench_report {
     double window_s, rps, cpu_user_s, cpu_sys_s;
+    double server_cpu_s; /* the server's CPU over the same window; < 0: not measured */
     uint64_t errors;
     double p50, p90, p99, p999, max, mean;
 };
+
+/* utime + stime of process pid (all its threads) in seconds, from /proc/<pid>/stat (in
+ * 1/100 s). Returns RD_OK, or RD_EIO when the process or its stat line cannot be read. */
+int redirect_bench_proc_cpu_s(int pid, double *out);
 
 /* Options (set after redirect_bench_init(), before redirect_bench_run()), then run state
  * (private: read the results through redirect_bench_report/_print/_json). */
@@ -76,6 +81,7 @@ struct redirect_bench {
     uint64_t seed;
     const char *label; /* stored in the JSON; borrowed */
     bool spin;         /* never sleep: schedule to the microsecond at the cost of a busy core */
+    int server_pid;    /* > 0: its CPU is read when ours is (window start and end) */
     /* set by redirect_bench_set_server / _set_src / _add_camera */
     char host[64];
     unsigned port;
@@ -103,6 +109,7 @@ struct redirect_bench {
     uint64_t cut; /* viewers in flight when a second signal ended the run (not counted) */
     struct rusage ru_start, ru_end;
     bool ru_taken;
+    double server_cpu_start, server_cpu_end; /* < 0: not read */
     struct bench_tally tally;
     struct bench_hist start_delay; /* open loop: connect start - scheduled time, ns */
     ev_timer tick, sweep, warm;
