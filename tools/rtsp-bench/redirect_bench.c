@@ -434,32 +434,22 @@ redirect_bench_proc_cpu_s(int pid, double *out)
         return RD_EIO;
     buf[n] = '\0';
     /* "pid (comm) state ppid ...": comm may hold anything, so fields count from the last ')'.
-     * utime and stime are fields 14 and 15, the 12th and 13th after it. */
+     * Twelve spaces on from it comes utime (field 14), then stime (field 15). */
     const char *p = strrchr(buf, ')');
+    for (int field = 3; p != NULL && field <= 14; field++)
+        p = strchr(p + 1, ' ');
     if (p == NULL)
         return RD_EIO;
-    unsigned long long ticks[2] = {0, 0};
-    for (int field = 3; field <= 15; field++) {
-        while (*++p == ' ')
-            ;
-        if (*p == '\0')
-            return RD_EIO;
-        if (field >= 14) {
-            char *end = NULL;
-            errno = 0;
-            ticks[field - 14] = strtoull(p, &end, 10);
-            if (errno != 0 || end == p)
-                return RD_EIO;
-            p = end - 1;
-        } else {
-            while (p[1] != ' ' && p[1] != '\0')
-                p++;
-        }
-    }
+    char *end_u, *end_s;
+    errno = 0;
+    unsigned long long utime = strtoull(p, &end_u, 10);
+    unsigned long long stime = strtoull(end_u, &end_s, 10);
+    if (errno != 0 || end_u == p || end_s == end_u)
+        return RD_EIO;
     long hz = sysconf(_SC_CLK_TCK);
     if (hz <= 0)
         return RD_EIO;
-    *out = (double)(ticks[0] + ticks[1]) / (double)hz;
+    *out = (double)(utime + stime) / (double)hz;
     return RD_OK;
 }
 
